@@ -1,0 +1,45 @@
+# anyport: two commands set up everything on a fresh machine.
+#   make run   - create .venv if needed, install, and show anyport at work
+#   make test  - create .venv with dev dependencies, then ruff, mypy --strict and pytest
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-dev
+
+.PHONY: run test lint types pytest venv clean bench golden
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+run: venv
+	$(BIN)/anyport --help
+	$(BIN)/anyport 6881
+	$(BIN)/anyport search "instant messaging"
+
+lint: venv
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+types: venv
+	$(BIN)/mypy
+
+pytest: venv
+	$(BIN)/python -m pytest
+
+test: lint types pytest
+
+golden: venv
+	$(BIN)/python -m pytest --update-golden
+
+bench: venv
+	$(BIN)/python benchmarks/bench_lookup.py
+
+clean:
+	rm -rf $(VENV) build dist .mypy_cache .pytest_cache .ruff_cache

@@ -1,0 +1,238 @@
+"""Find, read and validate every catalog file: the shipped catalog and the user's own services."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from anyport.catalog.validate import FileChecker
+from anyport.catalog.yamlfile import YamlSyntaxError, read_yaml
+from anyport.datafiles import CATALOG_DIR
+from anyport.errors import CatalogError, Problem
+from anyport.model import Service
+
+YAML_SUFFIXES = (".yaml", ".yml")
+MAX_FILE_BYTES = 8 * 1024 * 1024
+
+
+@dataclass
+class Catalog:
+    """All services by id, after validation and merging (local files win over the shipped catalog)."""
+
+    services: dict[str, Service] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)
+    overridden: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.services)
+
+
+def shipped_catalog_files() -> list[Path]:
+    """The catalog files that ship with anyport, in a stable order."""
+    return sorted(p for p in CATALOG_DIR.iterdir() if p.suffix in YAML_SUFFIXES and p.is_file())
+
+
+def local_catalog_files(environ: os._Environ[str] | dict[str, str] | None = None) -> list[Path]:
+    """The user's own service files: ``$ANYPORT_PATH`` entries, then ``~/.config/anyport/services/``."""
+    env = os.environ if environ is None else environ
+    entries: list[Path] = []
+    for part in env.get("ANYPORT_PATH", "").split(os.pathsep):
+        if part.strip():
+            entries.append(Path(part).expanduser())
+    config_home = env.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    entries.append(Path(config_home) / "anyport" / "services")
+    files: list[Path] = []
+    for entry in entries:
+        if entry.is_dir():
+            files.extend(sorted(p for p in entry.iterdir() if p.suffix in YAML_SUFFIXES and p.is_file()))
+        elif entry.is_file():
+            files.append(entry)
+    seen: set[Path] = set()
+    unique = []
+    for path in files:
+        resolved = path.resolve()
+        if resolved not in seen:
+            seen.add(resolved)
+            unique.append(path)
+    return unique
+
+
+def read_catalog_file(path: Path, origin: str) -> tuple[list[Service], list[Problem]]:
+    """Read and validate one file; returns its services and its problems."""
+    name = str(path)
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            return [], [Problem(name, 1, f"file is larger than {MAX_FILE_BYTES // 1048576} MiB; split it")]
+        data = path.read_bytes()
+    except OSError as exc:
+        return [], [Problem(name, 1, f"cannot read the file ({exc.strerror}); check the path and permissions")]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        return [], [Problem(name, line, "the file is not UTF-8 text; save it as UTF-8")]
+    return check_text(text, name, origin)
+
+
+def check_text(text: str, name: str, origin: str = "local") -> tuple[list[Service], list[Problem]]:
+    """Validate YAML text as a catalog file (used for files and by tests)."""
+    try:
+        doc = read_yaml(text, name)
+    except YamlSyntaxError as exc:
+        return [], [exc.problem]
+    except RecursionError:
+        return [], [Problem(name, 1, "the YAML nests too deeply; flatten it")]
+    checker = FileChecker(name, origin)
+    services = checker.check_document(doc)
+    return services, checker.problems
+
+
+def load_catalog(
+    shipped: Sequence[Path] | None = None,
+    local: Sequence[Path] | None = None,
+) -> Catalog:
+    """Load and validate the whole catalog; raises :class:`CatalogError` listing every problem."""
+    shipped_files = list(shipped_catalog_files() if shipped is None else shipped)
+    local_files = list(local_catalog_files() if local is None else local)
+    catalog = Catalog(files=shipped_files + local_files)
+    problems: list[Problem] = []
+    shipped_services = _collect(shipped_files, "catalog", problems)
+    local_services = _collect(local_files, "local", problems)
+    merged = {s.id: s for s in shipped_services}
+    for service in local_services:
+        if service.id in merged:
+            catalog.overridden.append(service.id)
+        merged[service.id] = service
+    problems.extend(check_references(merged.values()))
+    if problems:
+        raise CatalogError(problems)
+    catalog.services = dict(sorted(merged.items()))
+    return catalog
+
+
+def _collect(files: Iterable[Path], origin: str, problems: list[Problem]) -> list[Service]:
+    services: list[Service] = []
+    first_seen: dict[str, Service] = {}
+    for path in files:
+        found, file_problems = read_catalog_file(path, origin)
+        problems.extend(file_problems)
+        for service in found:
+            if service.id in first_seen:
+                other = first_seen[service.id]
+                problems.append(
+                    Problem(
+                        service.file,
+                        service.line,
+                        f"duplicate id '{service.id}' (also at {other.file}:{other.line}); "
+                        "merge the two entries or rename one",
+                    )
+                )
+                continue
+            first_seen[service.id] = service
+            services.append(service)
+    return services
+
+
+def check_references(services: Iterable[Service]) -> list[Problem]:
+    """Every ``ref`` and ``pair`` names a service that exists, and references never loop."""
+    by_id = {s.id: s for s in services}
+    problems = []
+    for service in by_id.values():
+        for spec in service.ports:
+            for target in filter(None, (spec.ref, spec.pair_ref)):
+                if target == service.id:
+                    problems.append(
+                        Problem(service.file, spec.line, f"'{service.id}' refers to itself; remove the reference")
+                    )
+                elif target not in by_id:
+                    problems.append(
+                        Problem(
+                            service.file,
+                            spec.line,
+                            f"reference to unknown service '{target}'; define it or use an existing id",
+                        )
+                    )
+    for service in by_id.values():
+        cycle = _find_cycle(service.id, by_id)
+        if cycle and cycle[0] == service.id:
+            spec_line = next((s.line for s in service.ports if s.ref == cycle[1]), service.line)
+            problems.append(
+                Problem(
+                    service.file,
+                    spec_line,
+                    f"references loop: {' -> '.join(cycle)}; remove one of the references",
+                )
+            )
+    return problems
+
+
+def _find_cycle(start: str, by_id: dict[str, Service]) -> list[str]:
+    stack: list[tuple[str, list[str]]] = [(start, [start])]
+    while stack:
+        node, path = stack.pop()
+        service = by_id.get(node)
+        if service is None:
+            continue
+        for ref in service.references:
+            if ref == start:
+                return [*path, ref]
+            if ref not in path and len(path) < 50:
+                stack.append((ref, [*path, ref]))
+    return []
+
+
+def validate_files(paths: Sequence[Path]) -> tuple[int, list[Problem]]:
+    """Check files the way they will be used: on their own and against the shipped catalog.
+
+    Returns the number of services found and the problems (empty when all is well).
+    """
+    problems: list[Problem] = []
+    found: list[Service] = []
+    shipped_paths = {p.resolve() for p in shipped_catalog_files()}
+    for path in paths:
+        if path.is_dir():
+            problems.append(Problem(str(path), 1, "is a directory; name the YAML files inside it"))
+            continue
+        services, file_problems = read_catalog_file(path, "local")
+        problems.extend(file_problems)
+        found.extend(services)
+    if problems:
+        return len(found), problems
+    # References may point into the shipped catalog; duplicates among the given files are errors.
+    try:
+        shipped = {s.id: s for s in _collect(shipped_catalog_files(), "catalog", [])}
+    except CatalogError:  # pragma: no cover - the shipped catalog is validated by the test suite
+        shipped = {}
+    seen: dict[str, Service] = {}
+    for service in found:
+        if service.id in seen:
+            other = seen[service.id]
+            problems.append(
+                Problem(
+                    service.file,
+                    service.line,
+                    f"duplicate id '{service.id}' (also at {other.file}:{other.line}); merge or rename one",
+                )
+            )
+        seen[service.id] = service
+    given_are_shipped = all(p.resolve() in shipped_paths for p in paths)
+    merged = dict(shipped)
+    for service in found:
+        if (
+            given_are_shipped
+            and service.id in shipped
+            and Path(shipped[service.id].file).resolve() != Path(service.file).resolve()
+        ):
+            problems.append(
+                Problem(service.file, service.line, f"duplicate id '{service.id}' (also in {shipped[service.id].file})")
+            )
+        merged[service.id] = service
+    given = {s.id for s in found}
+    problems.extend(p for p in check_references(merged.values()) if _in_given(p, given, found))
+    return len(found), problems
+
+
+def _in_given(problem: Problem, given: set[str], found: list[Service]) -> bool:
+    return any(problem.file == s.file for s in found if s.id in given)

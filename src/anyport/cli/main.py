@@ -1,0 +1,119 @@
+"""The ``anyport`` command: a thin layer that parses arguments, calls the library and prints the answer.
+
+Library errors (:class:`anyport.errors.AnyportError`) become one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from anyport import __version__
+from anyport.errors import AnyportError
+
+COMMANDS = ("lookup", "service", "search", "categories", "validate", "schema")
+
+DESCRIPTION = """\
+What is this port? What must I open for that service?
+
+  anyport 6881                      what uses port 6881 (any transport)
+  anyport 3389/tcp 50/udp ip:47     several lookups at once
+  anyport 6000-6010/tcp             every service in a range
+  anyport _ipp._tcp                 a DNS-SD service type
+  anyport service bittorrent        everything needed to open a service
+  anyport search messenger          find services by name or description
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        # argparse's own usage errors follow the same rule as library errors: one line, exit 2.
+        self.exit(2, f"anyport: error: {message} (see 'anyport --help')\n")
+
+
+def _add_format(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--json", dest="fmt", action="store_const", const="json", help="print JSON")
+    group.add_argument("--csv", dest="fmt", action="store_const", const="csv", help="print CSV")
+    parser.set_defaults(fmt=None)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="anyport",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="A query that is not a command is looked up: 'anyport 443' is 'anyport lookup 443'.",
+    )
+    parser.add_argument("--version", action="version", version=f"anyport {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("lookup", help="what uses a port, range, IP protocol, DNS-SD type or name")
+    p.add_argument("queries", nargs="+", metavar="QUERY", help="N, N/tcp, N-M[/udp], ip:47, gre, _ipp._tcp, name")
+    p.add_argument("--all", action="store_true", help="show every match, not only the first 25 per query")
+    _add_format(p)
+
+    p = sub.add_parser("service", help="everything needed to open a service, references resolved")
+    p.add_argument("name", help="service id, alias or title")
+    _add_format(p)
+
+    p = sub.add_parser("search", help="find services by name, alias or description (typo-tolerant)")
+    p.add_argument("text", nargs="+", help="words to search for")
+    p.add_argument("--category", action="append", default=[], help="only this category (repeatable)")
+    p.add_argument("--transport", choices=("tcp", "udp", "sctp", "dccp", "ip"), help="only services using it")
+    p.add_argument("--status", choices=("active", "obsolete", "defunct"), help="only services with this status")
+    p.add_argument("--limit", type=int, default=20, help="at most this many results (default 20)")
+    _add_format(p)
+
+    p = sub.add_parser("categories", help="the service categories with their counts")
+    _add_format(p)
+
+    p = sub.add_parser("validate", help="check catalog YAML files before using them")
+    p.add_argument("files", nargs="+", metavar="FILE")
+
+    p = sub.add_parser("schema", help="print the JSON Schema of catalog files (for editors)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    return parser
+
+
+def normalise_argv(argv: Sequence[str]) -> list[str]:
+    """Turn the shorthand ``anyport 443`` into ``anyport lookup 443``."""
+    args = list(argv)
+    if not args:
+        return args
+    first = args[0]
+    if first in COMMANDS or (first.startswith("-") and not _looks_like_query(first)):
+        return args
+    return ["lookup", *args]
+
+
+def _looks_like_query(arg: str) -> bool:
+    # "-1" or "-5/tcp" are (bad) queries, not options; let the query grammar explain what is wrong.
+    return len(arg) > 1 and arg[1].isdigit()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = normalise_argv(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not args_list:
+        parser.print_help()
+        return 0
+    args = parser.parse_args(args_list)
+    try:
+        from anyport.cli import commands
+
+        return commands.run(args)
+    except AnyportError as exc:
+        print(f"anyport: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # `anyport 80 | head` closes the pipe early; that is not an error.
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,62 @@
+"""The exceptions anyport raises.
+
+Every error anyport reports on purpose derives from :class:`AnyportError`; the CLI turns one into a single line
+on stderr and exit code 2, the web API into one JSON error shape. Nothing else is caught at the boundaries, so a
+bug still shows its traceback.
+
+    AnyportError
+    ├── QueryError          a lookup query, port spec or search text that cannot be understood
+    ├── NotFoundError       a service name that the knowledge base does not have (with suggestions)
+    ├── CatalogError        one or more problems in catalog YAML files, each with file:line
+    └── DataError           a registry file or index that is missing, corrupt or not what it claims
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class AnyportError(Exception):
+    """Base class of every error anyport reports to users."""
+
+
+class QueryError(AnyportError, ValueError):
+    """A query, port or port range that cannot be understood."""
+
+
+class NotFoundError(AnyportError, LookupError):
+    """A service name that is not in the knowledge base."""
+
+    def __init__(self, message: str, suggestions: Sequence[str] = ()) -> None:
+        self.suggestions = list(suggestions)
+        if self.suggestions:
+            message = f"{message}; did you mean {', '.join(self.suggestions)}?"
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in a catalog file."""
+
+    file: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}"
+
+
+class CatalogError(AnyportError):
+    """Catalog files that failed validation; ``problems`` lists every one found."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        first = str(self.problems[0]) if self.problems else "invalid catalog"
+        more = len(self.problems) - 1
+        suffix = f" (and {more} more problem{'s' if more != 1 else ''})" if more > 0 else ""
+        super().__init__(first + suffix)
+
+
+class DataError(AnyportError):
+    """A data file or index that is missing, unreadable or malformed."""

@@ -1,0 +1,199 @@
+"""Typed records of the knowledge base: services, their port specs and sources."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TRANSPORTS = ("tcp", "udp", "sctp", "dccp")
+STATUSES = ("active", "obsolete", "defunct")
+ROLES = (
+    "control",
+    "data",
+    "media",
+    "signaling",
+    "discovery",
+    "admin",
+    "auth",
+    "management",
+    "web",
+    "game",
+    "proxy",
+    "tracker",
+    "replication",
+    "cluster",
+    "monitoring",
+    "transfer",
+    "tunnel",
+    "api",
+    "other",
+)
+DIRECTIONS = ("inbound", "outbound", "peer", "multicast")
+ALLOCATIONS = ("fixed", "dynamic", "selected", "negotiated", "family")
+HELPERS = ("ftp", "sip", "h323", "pptp", "tftp", "irc", "amanda", "netbios-ns", "snmp", "sane")
+SOURCE_KINDS = ("url", "rfc", "kb", "seed", "iana")
+CATEGORIES = (
+    "web",
+    "email",
+    "directory",
+    "name-service",
+    "time",
+    "file-sharing",
+    "file-transfer",
+    "p2p",
+    "remote-access",
+    "vpn",
+    "voip",
+    "video-conferencing",
+    "instant-messaging",
+    "chat",
+    "streaming",
+    "media-server",
+    "gaming",
+    "database",
+    "message-broker",
+    "cache",
+    "container",
+    "orchestration",
+    "observability",
+    "monitoring",
+    "logging",
+    "network-infrastructure",
+    "routing",
+    "network-management",
+    "security",
+    "authentication",
+    "printing",
+    "storage",
+    "backup",
+    "industrial",
+    "iot",
+    "cryptocurrency",
+    "mobile",
+    "device",
+    "discovery",
+    "proxy",
+    "development",
+    "collaboration",
+    "virtualization",
+    "management",
+    "rpc",
+    "search",
+    "distributed-computing",
+    "news",
+    "smart-home",
+    "cloud",
+)
+
+
+@dataclass(frozen=True, order=True)
+class PortRange:
+    """An inclusive range of port numbers (a single port has ``start == end``)."""
+
+    start: int
+    end: int
+
+    def __contains__(self, port: object) -> bool:
+        return isinstance(port, int) and self.start <= port <= self.end
+
+    @property
+    def width(self) -> int:
+        return self.end - self.start + 1
+
+    def __str__(self) -> str:
+        return str(self.start) if self.start == self.end else f"{self.start}-{self.end}"
+
+
+def format_ranges(ranges: tuple[PortRange, ...] | list[PortRange]) -> str:
+    """``"6881-6889,6969"`` for a list of ranges."""
+    return ",".join(str(r) for r in ranges)
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a fact comes from: one of url, rfc, kb, seed or iana, with an optional title."""
+
+    kind: str
+    value: str
+    title: str = ""
+
+    def __str__(self) -> str:
+        if self.kind == "rfc":
+            text = f"RFC {self.value}"
+        elif self.kind == "seed":
+            text = f"Any Port in a Datastorm: {self.value}"
+        elif self.kind == "iana":
+            text = f"IANA: {self.value}"
+        else:
+            text = self.value
+        return f"{text} ({self.title})" if self.title and self.kind != "url" else text
+
+    @property
+    def url(self) -> str:
+        if self.kind == "url":
+            return self.value
+        if self.kind == "rfc":
+            return f"https://www.rfc-editor.org/rfc/rfc{self.value}"
+        return ""
+
+
+@dataclass(frozen=True)
+class PortSpec:
+    """One line of what a service opens: ports on a transport, an IP protocol, or a reference."""
+
+    kind: str  # "port", "ip" or "ref"
+    transport: str = ""  # tcp/udp/sctp/dccp for "port"; "ip" for "ip"
+    ranges: tuple[PortRange, ...] = ()
+    ip_proto: int | None = None
+    ref: str = ""
+    role: str = "control"
+    direction: str = "inbound"
+    allocation: str = "fixed"
+    base: int | None = None
+    optional: bool = False
+    uncertain: bool = False
+    helper: str = ""
+    multicast: tuple[str, ...] = ()
+    dnssd: str = ""
+    pair_ref: str = ""
+    pair_offset: int = 0
+    tls: bool | None = None
+    note: str = ""
+    line: int = 0
+
+    @property
+    def ports(self) -> str:
+        return format_ranges(self.ranges)
+
+    def describe(self) -> str:
+        """A short human label: ``6881-6889/tcp``, ``ip 47``, ``-> ldap``."""
+        if self.kind == "ref":
+            return f"-> {self.ref}"
+        if self.kind == "ip":
+            return f"ip {self.ip_proto}"
+        return f"{self.ports}/{self.transport}"
+
+
+@dataclass(frozen=True)
+class Service:
+    """A curated or local service definition."""
+
+    id: str
+    title: str
+    description: str
+    status: str = "active"
+    aliases: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    ports: tuple[PortSpec, ...] = ()
+    notes: tuple[str, ...] = ()
+    risks: tuple[str, ...] = ()
+    registered: tuple[str, ...] = ()
+    seed: tuple[str, ...] = ()
+    sources: tuple[Source, ...] = ()
+    as_of: str = ""
+    origin: str = "catalog"  # "catalog" or "local"
+    file: str = ""
+    line: int = 0
+
+    @property
+    def references(self) -> tuple[str, ...]:
+        return tuple(spec.ref for spec in self.ports if spec.kind == "ref")
