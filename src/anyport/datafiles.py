@@ -9,5 +9,4 @@ CATALOG_DIR = DATA_DIR / "catalog"
 IANA_SERVICES_CSV = DATA_DIR / "iana" / "service-names-port-numbers.csv"
 IANA_PROTOCOLS_CSV = DATA_DIR / "iana" / "protocol-numbers-1.csv"
 TROJANS_CSV = DATA_DIR / "trojans" / "openvas_trojanlist.csv"
-SCHEMA_JSON = DATA_DIR / "catalog.schema.json"
 NMAP_SERVICES = Path("/usr/share/nmap/nmap-services")

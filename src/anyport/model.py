@@ -103,6 +103,18 @@ class PortRange:
         return str(self.start) if self.start == self.end else f"{self.start}-{self.end}"
 
 
+def merge_ranges(ranges: list[PortRange]) -> list[PortRange]:
+    """Sort ranges and merge the ones that overlap or touch."""
+    merged: list[PortRange] = []
+    for rng in sorted(ranges):
+        if merged and rng.start <= merged[-1].end + 1:
+            last = merged[-1]
+            merged[-1] = PortRange(last.start, max(last.end, rng.end))
+        else:
+            merged.append(rng)
+    return merged
+
+
 def format_ranges(ranges: tuple[PortRange, ...] | list[PortRange]) -> str:
     """``"6881-6889,6969"`` for a list of ranges."""
     return ",".join(str(r) for r in ranges)
@@ -197,3 +209,13 @@ class Service:
     @property
     def references(self) -> tuple[str, ...]:
         return tuple(spec.ref for spec in self.ports if spec.kind == "ref")
+
+    def port_summary(self) -> str:
+        """``"6881-6889,6969/tcp 6881-6889/udp ip 47"``: every port this service opens itself."""
+        parts = []
+        for transport in TRANSPORTS:
+            ranges = [r for s in self.ports if s.kind == "port" and s.transport == transport for r in s.ranges]
+            if ranges:
+                parts.append(f"{format_ranges(merge_ranges(ranges))}/{transport}")
+        parts += [f"ip {s.ip_proto}" for s in self.ports if s.kind == "ip"]
+        return " ".join(parts)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from anyport.model import PortRange
+from anyport.model import PortRange, merge_ranges
 
 _ITEM = re.compile(r"^\s*(\d{1,6})\s*(?:-\s*(\d{1,6})\s*)?$")
 
@@ -24,7 +24,7 @@ def parse_port_list(value: object, *, lowest: int = 1) -> list[PortRange]:
             raise ValueError("the port list is empty; give at least one port")
         items = list(value)
     else:
-        raise ValueError(f"expected a port number, a range like \"6881-6889\" or a list, got {value!r}")
+        raise ValueError(f'expected a port number, a range like "6881-6889" or a list, got {value!r}')
     ranges: list[PortRange] = []
     for item in items:
         if isinstance(item, bool):
@@ -38,7 +38,7 @@ def parse_port_list(value: object, *, lowest: int = 1) -> list[PortRange]:
             match = _ITEM.match(part)
             if not match:
                 raise ValueError(
-                    f"{part.strip()!r} is not a port or range; write ports like 443, \"6881-6889\" or \"80,443\""
+                    f'{part.strip()!r} is not a port or range; write ports like 443, "6881-6889" or "80,443"'
                 )
             start = int(match.group(1))
             end = int(match.group(2)) if match.group(2) else start
@@ -53,15 +53,3 @@ def _checked(start: int, end: int, lowest: int) -> PortRange:
     if start > end:
         raise ValueError(f"range {start}-{end} runs backwards; write {end}-{start}")
     return PortRange(start, end)
-
-
-def merge_ranges(ranges: list[PortRange]) -> list[PortRange]:
-    """Sort ranges and merge the ones that overlap or touch."""
-    merged: list[PortRange] = []
-    for rng in sorted(ranges):
-        if merged and rng.start <= merged[-1].end + 1:
-            last = merged[-1]
-            merged[-1] = PortRange(last.start, max(last.end, rng.end))
-        else:
-            merged.append(rng)
-    return merged

@@ -30,8 +30,14 @@ class Catalog:
 
 
 def shipped_catalog_files() -> list[Path]:
-    """The catalog files that ship with anyport, in a stable order."""
-    return sorted(p for p in CATALOG_DIR.iterdir() if p.suffix in YAML_SUFFIXES and p.is_file())
+    """The catalog files that ship with anyport, in a stable order.
+
+    ``$ANYPORT_CATALOG_DIR`` replaces the shipped catalog (for tests and for trying a catalog under edit).
+    """
+    directory = Path(os.environ.get("ANYPORT_CATALOG_DIR") or CATALOG_DIR)
+    if not directory.is_dir():
+        raise CatalogError([Problem(str(directory), 1, "catalog directory not found; check ANYPORT_CATALOG_DIR")])
+    return sorted(p for p in directory.iterdir() if p.suffix in YAML_SUFFIXES and p.is_file())
 
 
 def local_catalog_files(environ: os._Environ[str] | dict[str, str] | None = None) -> list[Path]:
@@ -142,7 +148,8 @@ def check_references(services: Iterable[Service]) -> list[Problem]:
     for service in by_id.values():
         for spec in service.ports:
             for target in filter(None, (spec.ref, spec.pair_ref)):
-                if target == service.id:
+                # A pair may point at the service's own ports (Redis: cluster bus = client port + 10000).
+                if target == service.id and target == spec.ref:
                     problems.append(
                         Problem(service.file, spec.line, f"'{service.id}' refers to itself; remove the reference")
                     )
@@ -226,7 +233,11 @@ def validate_files(paths: Sequence[Path]) -> tuple[int, list[Problem]]:
             and Path(shipped[service.id].file).resolve() != Path(service.file).resolve()
         ):
             problems.append(
-                Problem(service.file, service.line, f"duplicate id '{service.id}' (also in {shipped[service.id].file})")
+                Problem(
+                    service.file,
+                    service.line,
+                    f"duplicate id '{service.id}' (also in {shipped[service.id].file})",
+                )
             )
         merged[service.id] = service
     given = {s.id for s in found}

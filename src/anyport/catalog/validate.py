@@ -302,7 +302,7 @@ class FileChecker:
             try:
                 address = ipaddress.ip_address(str(value))
             except ValueError:
-                self.problem(line, f"multicast: {value!r} is not an IP address; quote IPv6 like \"ff02::fb\"")
+                self.problem(line, f'multicast: {value!r} is not an IP address; quote IPv6 like "ff02::fb"')
                 continue
             if not (address.is_multicast or str(address).endswith(".255")):
                 self.problem(line, f"multicast: {value} is not a multicast (or broadcast) address")
@@ -324,7 +324,8 @@ class FileChecker:
         line = item.key_lines.get(key, item.line)
         if not isinstance(value, str) or not SLUG.match(value):
             self.problem(
-                line, f"{key} {value!r} is not a slug; use lowercase letters, digits and '-' (e.g. 'bittorrent')"
+                line,
+                f"{key} {value!r} is not a slug; use lowercase letters, digits and '-' (e.g. 'bittorrent')",
             )
             return None
         return value
@@ -421,4 +422,3 @@ class FileChecker:
 def _clean(text: str) -> str:
     """Fold the whitespace of folded YAML blocks into single spaces."""
     return " ".join(text.split())
-

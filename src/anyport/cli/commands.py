@@ -4,12 +4,56 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 
 def run(args: argparse.Namespace) -> int:
-    handler = HANDLERS[args.command]
-    return handler(args)
+    return HANDLERS[args.command](args)
+
+
+def cmd_lookup(args: argparse.Namespace) -> int:
+    from anyport import api
+    from anyport.cli.render import render_lookups
+    from anyport.query.grammar import parse_query
+
+    for query in args.queries:  # report a bad query before doing any work
+        parse_query(query)
+    results = [api.lookup(q) for q in args.queries]
+    render_lookups(results, args.fmt, args.all)
+    # A name nobody knows is a failed lookup (exit 1, like grep); an unknown port still has an answer.
+    return 1 if any(not r.matches and r.kind == "name" for r in results) else 0
+
+
+def cmd_service(args: argparse.Namespace) -> int:
+    from anyport import api
+    from anyport.cli.render import render_service
+
+    render_service(api.service(args.name), args.fmt)
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from anyport import api
+    from anyport.cli.render import render_search
+
+    result = api.search_full(
+        " ".join(args.text),
+        categories=args.category or None,
+        transport=args.transport,
+        status=args.status,
+        limit=args.limit,
+    )
+    render_search(result, args.fmt)
+    return 0 if result.hits else 1
+
+
+def cmd_categories(args: argparse.Namespace) -> int:
+    from anyport import api
+    from anyport.cli.render import render_categories
+
+    render_categories(api.categories(), args.fmt)
+    return 0
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -26,6 +70,24 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
-HANDLERS = {
+def cmd_schema(args: argparse.Namespace) -> int:
+    import json
+
+    from anyport.catalog.schema import json_schema
+
+    text = json.dumps(json_schema(), indent=2) + "\n"
+    if args.output:
+        Path(args.output).write_text(text, "utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "lookup": cmd_lookup,
+    "service": cmd_service,
+    "search": cmd_search,
+    "categories": cmd_categories,
     "validate": cmd_validate,
+    "schema": cmd_schema,
 }
