@@ -10,7 +10,7 @@ The Python API mirrors the command line::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+TYPE_CHECKING = False  # typing is not imported at run time: `anyport 443` must start fast
 
 __version__ = "0.1.0"
 
@@ -32,6 +32,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from anyport.api import categories, lookup, search, service
     from anyport.errors import AnyportError, CatalogError, DataError, NotFoundError, QueryError
     from anyport.results import LookupResult, Match, SearchHit, ServiceInfo

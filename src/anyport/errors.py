@@ -13,8 +13,9 @@ bug still shows its traceback.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+TYPE_CHECKING = False  # typing is not imported at run time: the CLI's start-up budget is tight
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 class AnyportError(Exception):
@@ -35,13 +36,28 @@ class NotFoundError(AnyportError, LookupError):
         super().__init__(message)
 
 
-@dataclass(frozen=True)
 class Problem:
     """One problem found in a catalog file."""
 
-    file: str
-    line: int
-    message: str
+    __slots__ = ("file", "line", "message")
+
+    def __init__(self, file: str, line: int, message: str) -> None:
+        self.file = file
+        self.line = line
+        self.message = message
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Problem) and (self.file, self.line, self.message) == (
+            other.file,
+            other.line,
+            other.message,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.file, self.line, self.message))
+
+    def __repr__(self) -> str:
+        return f"Problem({self.file!r}, {self.line!r}, {self.message!r})"
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}: {self.message}"

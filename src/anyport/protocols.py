@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import functools
 
 from anyport.datafiles import IANA_PROTOCOLS_CSV
@@ -24,8 +23,10 @@ EXTRA_KEYWORDS = {
 @functools.cache
 def protocol_table() -> dict[int, tuple[str, str]]:
     """Number -> (keyword, name) for every assigned IP protocol number."""
+    import csv
+
     table: dict[int, tuple[str, str]] = {}
-    with IANA_PROTOCOLS_CSV.open(newline="", encoding="utf-8") as handle:
+    with open(IANA_PROTOCOLS_CSV, newline="", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
             decimal = (row.get("Decimal") or "").strip()
             if decimal.isdigit():

@@ -6,7 +6,7 @@ import csv
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from typing import IO
 
 from anyport.errors import DataError
 
@@ -65,7 +65,7 @@ class TrojanRecord:
 _PORTS = re.compile(r"^(\d{1,5})(?:-(\d{1,5}))?$")
 
 
-def read_iana_services(path: Path) -> list[IanaRecord]:
+def read_iana_services(path: str) -> list[IanaRecord]:
     """Every record of the IANA CSV, ranges and unassigned rows included."""
     records = []
     with _open_text(path) as handle:
@@ -104,7 +104,7 @@ def read_iana_services(path: Path) -> list[IanaRecord]:
     return records
 
 
-def read_trojans(path: Path) -> list[TrojanRecord]:
+def read_trojans(path: str) -> list[TrojanRecord]:
     """The historical trojan-port list (port, transport, names)."""
     records = []
     with _open_text(path) as handle:
@@ -121,7 +121,7 @@ def read_trojans(path: Path) -> list[TrojanRecord]:
     return records
 
 
-def read_nmap_services(path: Path) -> Iterator[tuple[str, int, str, float]]:
+def read_nmap_services(path: str) -> Iterator[tuple[str, int, str, float]]:
     """(name, port, transport, open-frequency) from nmap's ``nmap-services``; bad lines are skipped."""
     with _open_text(path) as handle:
         for line in handle:
@@ -144,8 +144,8 @@ def _cell(row: dict[str, str], key: str) -> str:
     return (row.get(key) or "").strip()
 
 
-def _open_text(path: Path):  # type: ignore[no-untyped-def]
+def _open_text(path: str) -> IO[str]:
     try:
-        return path.open(newline="", encoding="utf-8", errors="replace")
+        return open(path, newline="", encoding="utf-8", errors="replace")
     except OSError as exc:
         raise DataError(f"cannot read {path}: {exc.strerror}") from None

@@ -1,39 +1,103 @@
-"""What the query API returns: typed, and convertible to the documented JSON shapes."""
+"""What the query API returns: typed objects, convertible to the documented JSON shapes.
+
+These are plain classes rather than dataclasses on purpose: importing ``dataclasses`` costs more than the
+whole lookup, and ``anyport 443`` has to start fast.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
-from anyport.model import PortSpec, Service
-from anyport.serialize import service_to_dict, spec_to_dict
+    from anyport.model import PortSpec, Service
 
 MATCH_KINDS = ("exact", "range", "dynamic", "reference", "name")
 MATCH_SOURCES = ("catalog", "local", "iana", "trojans", "nmap")
 
 
-@dataclass
-class Match:
+class _Record:
+    """Equality and repr from ``__slots__``."""
+
+    __slots__: tuple[str, ...] = ()
+
+    def _values(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self._values() == other._values()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"{type(self).__name__}({fields})"
+
+
+class Match(_Record):
     """One answer to a lookup: a service (or registry record) and why it matched."""
 
-    name: str
-    title: str
-    transport: str
-    ports: str
-    match: str  # one of MATCH_KINDS
-    source: str  # one of MATCH_SOURCES
-    confidence: float
-    why: str
-    aliases: list[str] = field(default_factory=list)
-    categories: list[str] = field(default_factory=list)
-    description: str = ""
-    risks: list[str] = field(default_factory=list)
-    status: str = "active"
-    allocation: str = "fixed"
-    role: str = ""
-    direction: str = ""
-    iana: list[str] = field(default_factory=list)
-    note: str = ""
+    __slots__ = (
+        "aliases",
+        "allocation",
+        "categories",
+        "confidence",
+        "description",
+        "direction",
+        "iana",
+        "match",
+        "name",
+        "note",
+        "ports",
+        "risks",
+        "role",
+        "source",
+        "status",
+        "title",
+        "transport",
+        "why",
+    )
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        title: str,
+        transport: str,
+        ports: str,
+        match: str,
+        source: str,
+        confidence: float,
+        why: str,
+        aliases: list[str] | None = None,
+        categories: list[str] | None = None,
+        description: str = "",
+        risks: list[str] | None = None,
+        status: str = "active",
+        allocation: str = "fixed",
+        role: str = "",
+        direction: str = "",
+        iana: list[str] | None = None,
+        note: str = "",
+    ) -> None:
+        self.name = name
+        self.title = title
+        self.transport = transport
+        self.ports = ports
+        self.match = match  # one of MATCH_KINDS
+        self.source = source  # one of MATCH_SOURCES
+        self.confidence = confidence
+        self.why = why
+        self.aliases = aliases or []
+        self.categories = categories or []
+        self.description = description
+        self.risks = risks or []
+        self.status = status
+        self.allocation = allocation
+        self.role = role
+        self.direction = direction
+        self.iana = iana or []
+        self.note = note
 
     def to_dict(self) -> dict[str, Any]:
         """The documented JSON contract of a match (fields beyond it come after)."""
@@ -59,14 +123,16 @@ class Match:
         }
 
 
-@dataclass
-class LookupResult:
+class LookupResult(_Record):
     """All matches for one query, best first, with context about the port itself."""
 
-    query: str
-    kind: str  # port, range, ip, dnssd, name
-    matches: list[Match]
-    context: list[str] = field(default_factory=list)
+    __slots__ = ("context", "kind", "matches", "query")
+
+    def __init__(self, query: str, kind: str, matches: list[Match], context: list[str] | None = None) -> None:
+        self.query = query
+        self.kind = kind  # port, range, ip, dnssd, name
+        self.matches = matches
+        self.context = context or []
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -77,31 +143,46 @@ class LookupResult:
         }
 
 
-@dataclass
-class ResolvedSpec:
+class ResolvedSpec(_Record):
     """A port spec of a service or of a service it references; ``via`` is the chain of references."""
 
-    service: str
-    spec: PortSpec
-    via: list[str] = field(default_factory=list)
+    __slots__ = ("service", "spec", "via")
+
+    def __init__(self, service: str, spec: PortSpec, via: list[str] | None = None) -> None:
+        self.service = service
+        self.spec = spec
+        self.via = via or []
 
     def to_dict(self) -> dict[str, Any]:
+        from anyport.serialize import spec_to_dict
+
         data = spec_to_dict(self.spec)
         data.pop("line", None)
         return {"service": self.service, "via": self.via, **data}
 
 
-@dataclass
-class ServiceInfo:
+class ServiceInfo(_Record):
     """Everything needed to open a service: its own specs, referenced ones, and warnings."""
 
-    service: Service
-    resolved: list[ResolvedSpec]
-    warnings: list[str]
-    referenced: list[Service] = field(default_factory=list)
-    iana: list[dict[str, Any]] = field(default_factory=list)
+    __slots__ = ("iana", "referenced", "resolved", "service", "warnings")
+
+    def __init__(
+        self,
+        service: Service,
+        resolved: list[ResolvedSpec],
+        warnings: list[str],
+        referenced: list[Service] | None = None,
+        iana: list[dict[str, Any]] | None = None,
+    ) -> None:
+        self.service = service
+        self.resolved = resolved
+        self.warnings = warnings
+        self.referenced = referenced or []
+        self.iana = iana or []
 
     def to_dict(self) -> dict[str, Any]:
+        from anyport.serialize import service_to_dict
+
         data = service_to_dict(self.service)
         data["resolved"] = [r.to_dict() for r in self.resolved]
         data["warnings"] = self.warnings
@@ -110,18 +191,31 @@ class ServiceInfo:
         return data
 
 
-@dataclass
-class SearchHit:
+class SearchHit(_Record):
     """A search result."""
 
-    name: str
-    title: str
-    source: str  # catalog, local or iana
-    score: float
-    categories: list[str] = field(default_factory=list)
-    status: str = "active"
-    ports: str = ""
-    description: str = ""
+    __slots__ = ("categories", "description", "name", "ports", "score", "source", "status", "title")
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        title: str,
+        source: str,
+        score: float,
+        categories: list[str] | None = None,
+        status: str = "active",
+        ports: str = "",
+        description: str = "",
+    ) -> None:
+        self.name = name
+        self.title = title
+        self.source = source  # catalog, local or iana
+        self.score = score
+        self.categories = categories or []
+        self.status = status
+        self.ports = ports
+        self.description = description
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -136,13 +230,15 @@ class SearchHit:
         }
 
 
-@dataclass
-class SearchResult:
+class SearchResult(_Record):
     """Search hits plus the words the search actually used (after typo correction)."""
 
-    text: str
-    hits: list[SearchHit]
-    corrections: dict[str, str] = field(default_factory=dict)
+    __slots__ = ("corrections", "hits", "text")
+
+    def __init__(self, text: str, hits: list[SearchHit], corrections: dict[str, str] | None = None) -> None:
+        self.text = text
+        self.hits = hits
+        self.corrections = corrections or {}
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -1,5 +1,5 @@
-"""The one way in for catalog data: YAML files are read, validated and turned into :class:`Service` records."""
+"""The one way in for catalog data: YAML files are read, validated and turned into Service records.
 
-from anyport.catalog.loader import Catalog, load_catalog, validate_files
-
-__all__ = ["Catalog", "load_catalog", "validate_files"]
+Import from :mod:`anyport.catalog.loader`; this package module stays empty so that finding the catalog's files
+(:mod:`anyport.catalog.paths`) does not load the YAML machinery.
+"""

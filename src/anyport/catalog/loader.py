@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from anyport.catalog.paths import local_catalog_files, shipped_catalog_files
 from anyport.catalog.validate import FileChecker
 from anyport.catalog.yamlfile import YamlSyntaxError, read_yaml
-from anyport.datafiles import CATALOG_DIR
 from anyport.errors import CatalogError, Problem
 from anyport.model import Service
 
-YAML_SUFFIXES = (".yaml", ".yml")
 MAX_FILE_BYTES = 8 * 1024 * 1024
 
 
@@ -27,42 +25,6 @@ class Catalog:
 
     def __len__(self) -> int:
         return len(self.services)
-
-
-def shipped_catalog_files() -> list[Path]:
-    """The catalog files that ship with anyport, in a stable order.
-
-    ``$ANYPORT_CATALOG_DIR`` replaces the shipped catalog (for tests and for trying a catalog under edit).
-    """
-    directory = Path(os.environ.get("ANYPORT_CATALOG_DIR") or CATALOG_DIR)
-    if not directory.is_dir():
-        raise CatalogError([Problem(str(directory), 1, "catalog directory not found; check ANYPORT_CATALOG_DIR")])
-    return sorted(p for p in directory.iterdir() if p.suffix in YAML_SUFFIXES and p.is_file())
-
-
-def local_catalog_files(environ: os._Environ[str] | dict[str, str] | None = None) -> list[Path]:
-    """The user's own service files: ``$ANYPORT_PATH`` entries, then ``~/.config/anyport/services/``."""
-    env = os.environ if environ is None else environ
-    entries: list[Path] = []
-    for part in env.get("ANYPORT_PATH", "").split(os.pathsep):
-        if part.strip():
-            entries.append(Path(part).expanduser())
-    config_home = env.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    entries.append(Path(config_home) / "anyport" / "services")
-    files: list[Path] = []
-    for entry in entries:
-        if entry.is_dir():
-            files.extend(sorted(p for p in entry.iterdir() if p.suffix in YAML_SUFFIXES and p.is_file()))
-        elif entry.is_file():
-            files.append(entry)
-    seen: set[Path] = set()
-    unique = []
-    for path in files:
-        resolved = path.resolve()
-        if resolved not in seen:
-            seen.add(resolved)
-            unique.append(path)
-    return unique
 
 
 def read_catalog_file(path: Path, origin: str) -> tuple[list[Service], list[Problem]]:
@@ -100,8 +62,8 @@ def load_catalog(
     local: Sequence[Path] | None = None,
 ) -> Catalog:
     """Load and validate the whole catalog; raises :class:`CatalogError` listing every problem."""
-    shipped_files = list(shipped_catalog_files() if shipped is None else shipped)
-    local_files = list(local_catalog_files() if local is None else local)
+    shipped_files = [Path(p) for p in (shipped_catalog_files() if shipped is None else shipped)]
+    local_files = [Path(p) for p in (local_catalog_files() if local is None else local)]
     catalog = Catalog(files=shipped_files + local_files)
     problems: list[Problem] = []
     shipped_services = _collect(shipped_files, "catalog", problems)
@@ -197,7 +159,7 @@ def validate_files(paths: Sequence[Path]) -> tuple[int, list[Problem]]:
     """
     problems: list[Problem] = []
     found: list[Service] = []
-    shipped_paths = {p.resolve() for p in shipped_catalog_files()}
+    shipped_paths = {Path(p).resolve() for p in shipped_catalog_files()}
     for path in paths:
         if path.is_dir():
             problems.append(Problem(str(path), 1, "is a directory; name the YAML files inside it"))
@@ -209,7 +171,7 @@ def validate_files(paths: Sequence[Path]) -> tuple[int, list[Problem]]:
         return len(found), problems
     # References may point into the shipped catalog; duplicates among the given files are errors.
     try:
-        shipped = {s.id: s for s in _collect(shipped_catalog_files(), "catalog", [])}
+        shipped = {s.id: s for s in _collect([Path(p) for p in shipped_catalog_files()], "catalog", [])}
     except CatalogError:  # pragma: no cover - the shipped catalog is validated by the test suite
         shipped = {}
     seen: dict[str, Service] = {}

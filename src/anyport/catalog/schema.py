@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from anyport.catalog.validate import DNSSD, SLUG
-from anyport.model import ALLOCATIONS, CATEGORIES, DIRECTIONS, HELPERS, ROLES, STATUSES, TRANSPORTS
+from anyport.vocab import ALLOCATIONS, CATEGORIES, DIRECTIONS, HELPERS, ROLES, STATUSES, TRANSPORTS
 
 _PORT_ITEM = {
     "oneOf": [

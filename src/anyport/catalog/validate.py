@@ -13,21 +13,10 @@ from typing import Any
 
 from anyport.catalog.yamlfile import LocatedDict, LocatedList
 from anyport.errors import Problem
-from anyport.model import (
-    ALLOCATIONS,
-    CATEGORIES,
-    DIRECTIONS,
-    HELPERS,
-    ROLES,
-    SOURCE_KINDS,
-    STATUSES,
-    TRANSPORTS,
-    PortSpec,
-    Service,
-    Source,
-)
+from anyport.model import PortSpec, Service, Source
 from anyport.portlist import parse_port_list
 from anyport.protocols import ip_protocol_number
+from anyport.vocab import ALLOCATIONS, CATEGORIES, DIRECTIONS, HELPERS, ROLES, SOURCE_KINDS, STATUSES, TRANSPORTS
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 DNSSD = re.compile(r"^_[A-Za-z0-9][A-Za-z0-9-]{0,62}\._(tcp|udp)$")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
-from collections.abc import Callable
-from pathlib import Path
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Callable
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,7 +59,9 @@ def cmd_categories(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from anyport.catalog import validate_files
+    from pathlib import Path
+
+    from anyport.catalog.loader import validate_files
 
     paths = [Path(f) for f in args.files]
     count, problems = validate_files(paths)
@@ -77,7 +81,8 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
     text = json.dumps(json_schema(), indent=2) + "\n"
     if args.output:
-        Path(args.output).write_text(text, "utf-8")
+        with open(args.output, "w", encoding="utf-8") as handle:
+            handle.write(text)
     else:
         sys.stdout.write(text)
     return 0

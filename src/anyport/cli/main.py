@@ -5,12 +5,15 @@ Library errors (:class:`anyport.errors.AnyportError`) become one line on stderr 
 
 from __future__ import annotations
 
-import argparse
 import sys
-from collections.abc import Sequence
 
 from anyport import __version__
 from anyport.errors import AnyportError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
 
 COMMANDS = ("lookup", "service", "search", "categories", "validate", "schema")
 
@@ -26,12 +29,6 @@ What is this port? What must I open for that service?
 """
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        # argparse's own usage errors follow the same rule as library errors: one line, exit 2.
-        self.exit(2, f"anyport: error: {message} (see 'anyport --help')\n")
-
-
 def _add_format(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--json", dest="fmt", action="store_const", const="json", help="print JSON")
@@ -40,6 +37,14 @@ def _add_format(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The full command-line grammar (argparse is imported here: the plain lookup path does without it)."""
+    import argparse
+
+    class _Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> None:  # type: ignore[override]
+            # argparse's own usage errors follow the same rule as library errors: one line, exit 2.
+            self.exit(2, f"anyport: error: {message} (see 'anyport --help')\n")
+
     parser = _Parser(
         prog="anyport",
         description=DESCRIPTION,
@@ -93,13 +98,45 @@ def _looks_like_query(arg: str) -> bool:
     return len(arg) > 1 and arg[1].isdigit()
 
 
+LOOKUP_FLAGS = {"--json": ("fmt", "json"), "--csv": ("fmt", "csv"), "--all": ("all", True)}
+
+
+def quick_lookup_args(args: list[str]) -> argparse.Namespace | None:
+    """``lookup QUERY... [--json|--csv] [--all]`` parsed without argparse, or None for anything else.
+
+    The plain lookup is the command people run most; building argparse's parser costs more than answering it.
+    """
+    if len(args) < 2 or args[0] != "lookup":
+        return None
+    from types import SimpleNamespace
+
+    values: dict[str, object] = {"command": "lookup", "queries": [], "fmt": None, "all": False}
+    queries: list[str] = []
+    for arg in args[1:]:
+        if arg in LOOKUP_FLAGS:
+            key, value = LOOKUP_FLAGS[arg]
+            if key == "fmt" and values["fmt"] not in (None, value):
+                return None  # --json with --csv: let argparse explain
+            values[key] = value
+        elif arg.startswith("-") and not _looks_like_query(arg):
+            return None
+        else:
+            queries.append(arg)
+    if not queries:
+        return None
+    values["queries"] = queries
+    return SimpleNamespace(**values)  # type: ignore[return-value]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = normalise_argv(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    if not args_list:
-        parser.print_help()
-        return 0
-    args = parser.parse_args(args_list)
+    args = quick_lookup_args(args_list)
+    if args is None:
+        parser = build_parser()
+        if not args_list:
+            parser.print_help()
+            return 0
+        args = parser.parse_args(args_list)
     try:
         from anyport.cli import commands
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
-from collections.abc import Sequence
-from typing import Any, TextIO
 
-from anyport.results import LookupResult, Match, SearchResult, ServiceInfo
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any, TextIO
+
+    from anyport.results import LookupResult, Match, SearchResult, ServiceInfo
 
 DEFAULT_ROWS = 25
 
@@ -19,6 +21,8 @@ def emit_json(data: Any, out: TextIO = sys.stdout) -> None:
 
 
 def emit_csv(header: Sequence[str], rows: Sequence[Sequence[Any]], out: TextIO = sys.stdout) -> None:
+    import csv
+
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
     for row in rows:

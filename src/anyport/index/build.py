@@ -15,9 +15,10 @@ from pathlib import Path
 from anyport import __version__
 from anyport.catalog.loader import Catalog
 from anyport.datafiles import DATA_DIR
-from anyport.model import PortRange, Service
+from anyport.model import PortRange, PortSpec, Service, format_ranges, merge_ranges
 from anyport.registries import IanaRecord, TrojanRecord
 from anyport.serialize import service_to_dict
+from anyport.vocab import TRANSPORTS
 
 _WORD = re.compile(r"[a-z0-9][a-z0-9+.'-]*[a-z0-9]|[a-z0-9]", re.IGNORECASE)
 
@@ -71,7 +72,7 @@ def build_index(
 def _stored_file(service: Service) -> str:
     # Shipped files are stored relative to the package so the index does not depend on where it is installed.
     try:
-        return str(Path(service.file).resolve().relative_to(DATA_DIR))
+        return str(Path(service.file).resolve().relative_to(Path(DATA_DIR).resolve()))
     except ValueError:
         return service.file
 
@@ -82,36 +83,35 @@ def _insert_services(con: sqlite3.Connection, catalog: Catalog) -> None:
         service = services[sid]
         doc = service_to_dict(service)
         doc["file"] = _stored_file(service)
+        summary = {
+            "aliases": list(service.aliases),
+            "categories": list(service.categories),
+            "description": service.description,
+            "risks": list(service.risks),
+            "registered": list(service.registered),
+            "ports": _ports_by_transport(service),
+        }
         con.execute(
-            "INSERT INTO services VALUES (?, ?, ?, ?, ?)",
-            (sid, service.title, service.status, service.origin, json.dumps(doc, sort_keys=True)),
+            "INSERT INTO services VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                sid,
+                service.title,
+                service.status,
+                service.origin,
+                json.dumps(summary, sort_keys=True),
+                json.dumps(doc, sort_keys=True),
+            ),
         )
         for index, spec in enumerate(service.ports):
             if spec.kind == "port":
                 for rng in spec.ranges:
-                    con.execute(
-                        "INSERT INTO ranges VALUES (?, ?, ?, ?, ?, ?, '')",
-                        (sid, index, spec.transport, rng.start, rng.end, spec.allocation),
-                    )
+                    _insert_range(con, sid, index, spec, rng.start, rng.end, "")
                 if spec.pair_ref and spec.pair_ref in services:
                     for rng in _paired_ranges(services[spec.pair_ref], spec.transport, spec.pair_offset):
-                        con.execute(
-                            "INSERT INTO ranges VALUES (?, ?, ?, ?, ?, ?, ?)",
-                            (
-                                sid,
-                                index,
-                                spec.transport,
-                                rng.start,
-                                rng.end,
-                                spec.allocation,
-                                f"pair:{spec.pair_ref}",
-                            ),
-                        )
+                        _insert_range(con, sid, index, spec, rng.start, rng.end, f"pair:{spec.pair_ref}")
             elif spec.kind == "ip":
-                con.execute(
-                    "INSERT INTO ranges VALUES (?, ?, 'ip', ?, ?, ?, '')",
-                    (sid, index, spec.ip_proto, spec.ip_proto, spec.allocation),
-                )
+                assert spec.ip_proto is not None
+                _insert_range(con, sid, index, spec, spec.ip_proto, spec.ip_proto, "")
             else:
                 con.execute("INSERT INTO refs VALUES (?, ?, ?)", (sid, spec.ref, index))
             if spec.dnssd:
@@ -134,6 +134,43 @@ def _insert_services(con: sqlite3.Connection, catalog: Catalog) -> None:
                 " ".join((*service.notes, *service.risks)),
             ),
         )
+
+
+def _insert_range(
+    con: sqlite3.Connection, sid: str, index: int, spec: PortSpec, start: int, end: int, via: str
+) -> None:
+    con.execute(
+        "INSERT INTO ranges VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            sid,
+            index,
+            spec.transport,
+            start,
+            end,
+            spec.allocation,
+            via,
+            spec.describe(),
+            spec.role,
+            spec.direction,
+            int(spec.optional),
+            int(spec.uncertain),
+            spec.base,
+            spec.pair_offset,
+            spec.note,
+        ),
+    )
+
+
+def _ports_by_transport(service: Service) -> dict[str, str]:
+    ports = {}
+    for transport in TRANSPORTS:
+        ranges = [r for s in service.ports if s.kind == "port" and s.transport == transport for r in s.ranges]
+        if ranges:
+            ports[transport] = format_ranges(merge_ranges(ranges))
+    protocols = [str(s.ip_proto) for s in service.ports if s.kind == "ip"]
+    if protocols:
+        ports["ip"] = ",".join(protocols)
+    return ports
 
 
 def _paired_ranges(target: Service, transport: str, offset: int) -> list[PortRange]:

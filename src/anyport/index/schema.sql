@@ -5,6 +5,7 @@ CREATE TABLE services (
     title TEXT NOT NULL,
     status TEXT NOT NULL,
     origin TEXT NOT NULL,
+    summary TEXT NOT NULL,          -- what a lookup shows, as JSON (anyport.query.kb.ServiceRow)
     doc TEXT NOT NULL               -- the whole service as JSON (anyport.serialize)
 );
 CREATE TABLE ranges (               -- every port range and IP protocol a service opens (pairs resolved)
@@ -14,7 +15,15 @@ CREATE TABLE ranges (               -- every port range and IP protocol a servic
     start INTEGER NOT NULL,
     end INTEGER NOT NULL,
     allocation TEXT NOT NULL,
-    via TEXT NOT NULL DEFAULT ''    -- 'pair:<service>' when derived from another service's ports
+    via TEXT NOT NULL,              -- 'pair:<service>' when derived from another service's ports
+    label TEXT NOT NULL,            -- the whole spec, e.g. '6881-6889/tcp' or 'ip 47'
+    role TEXT NOT NULL,
+    direction TEXT NOT NULL,
+    optional INTEGER NOT NULL,
+    uncertain INTEGER NOT NULL,
+    base INTEGER,
+    pair_offset INTEGER NOT NULL,
+    note TEXT NOT NULL
 );
 CREATE INDEX ranges_by_port ON ranges (transport, start, end);
 CREATE TABLE refs (service TEXT NOT NULL, ref TEXT NOT NULL, spec INTEGER NOT NULL);

@@ -10,11 +10,10 @@ _ipp._tcp      a DNS-SD service type              anything else  a service name
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from anyport.errors import QueryError
-from anyport.model import TRANSPORTS
 from anyport.protocols import ip_protocol_number, keyword_table
+from anyport.vocab import TRANSPORTS
 
 MAX_QUERY = 200
 _PORTS = re.compile(r"^(?P<start>[+-]?\d+)(?:\s*-\s*(?P<end>[+-]?\d+))?(?:\s*/\s*(?P<proto>[^/\s]*))?$")
@@ -23,17 +22,32 @@ _DNSSD = re.compile(r"^_[A-Za-z0-9][A-Za-z0-9-]{0,62}\._(tcp|udp)(\.local\.?)?$"
 _SLASHED = re.compile(r"^(?P<left>[^/]+)/(?P<right>[A-Za-z]+)$")
 
 
-@dataclass(frozen=True)
 class Query:
     """A parsed query. ``transports`` is empty for "any transport"."""
 
-    text: str
-    kind: str  # port, range, ip, dnssd, name
-    start: int = 0
-    end: int = 0
-    transports: tuple[str, ...] = ()
-    ip_proto: int | None = None
-    name: str = ""
+    __slots__ = ("end", "ip_proto", "kind", "name", "start", "text", "transports")
+
+    def __init__(
+        self,
+        text: str,
+        kind: str,
+        *,
+        start: int = 0,
+        end: int = 0,
+        transports: tuple[str, ...] = (),
+        ip_proto: int | None = None,
+        name: str = "",
+    ) -> None:
+        self.text = text
+        self.kind = kind  # port, range, ip, dnssd, name
+        self.start = start
+        self.end = end
+        self.transports = transports
+        self.ip_proto = ip_proto
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"Query({self.text!r}, {self.kind!r}, start={self.start}, end={self.end}, transports={self.transports})"
 
     def normalised(self) -> str:
         suffix = f"/{self.transports[0]}" if len(self.transports) == 1 else ""

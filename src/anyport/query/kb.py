@@ -2,23 +2,54 @@
 
 from __future__ import annotations
 
-import functools
 import json
-import sqlite3
-from pathlib import Path
-from typing import Any
 
-from anyport.model import Service
-from anyport.serialize import service_from_dict
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import sqlite3
+    from typing import Any
+
+    from anyport.model import Service
+
+
+class ServiceRow:
+    """What a lookup needs to know of a service (read from the index without building a full Service)."""
+
+    __slots__ = (
+        "aliases",
+        "categories",
+        "description",
+        "id",
+        "origin",
+        "ports",
+        "registered",
+        "risks",
+        "status",
+        "title",
+    )
+
+    def __init__(self, sid: str, title: str, status: str, origin: str, summary: dict[str, Any]) -> None:
+        self.id = sid
+        self.title = title
+        self.status = status
+        self.origin = origin
+        self.aliases: list[str] = summary["aliases"]
+        self.categories: list[str] = summary["categories"]
+        self.description: str = summary["description"]
+        self.risks: list[str] = summary["risks"]
+        self.registered: list[str] = summary["registered"]
+        self.ports: dict[str, str] = summary["ports"]  # transport -> "6881-6889,6969"; "ip" -> "47"
 
 
 class KnowledgeBase:
     """An open, read-only index with small caches for the services a query touches."""
 
-    def __init__(self, con: sqlite3.Connection, path: Path | None = None) -> None:
+    def __init__(self, con: sqlite3.Connection, path: str | None = None) -> None:
         self.con = con
         self.path = path
+        self._rows: dict[str, ServiceRow | None] = {}
         self._services: dict[str, Service] = {}
+        self._nmap: bool | None = None
 
     @classmethod
     def open(cls) -> KnowledgeBase:
@@ -34,13 +65,25 @@ class KnowledgeBase:
     def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         return self.con.execute(sql, params).fetchall()
 
+    def summary(self, sid: str) -> ServiceRow | None:
+        """The lookup view of a service."""
+        if sid not in self._rows:
+            row = self.con.execute(
+                "SELECT title, status, origin, summary FROM services WHERE id = ?", (sid,)
+            ).fetchone()
+            self._rows[sid] = ServiceRow(sid, row[0], row[1], row[2], json.loads(row[3])) if row else None
+        return self._rows[sid]
+
     def service(self, sid: str) -> Service | None:
+        """The full service record."""
         cached = self._services.get(sid)
         if cached is not None:
             return cached
         row = self.con.execute("SELECT doc FROM services WHERE id = ?", (sid,)).fetchone()
         if row is None:
             return None
+        from anyport.serialize import service_from_dict
+
         service = service_from_dict(json.loads(row[0]))
         self._services[sid] = service
         return service
@@ -52,9 +95,11 @@ class KnowledgeBase:
     def meta(self) -> dict[str, str]:
         return dict(self.rows("SELECT key, value FROM meta"))
 
-    @functools.cached_property
+    @property
     def nmap_available(self) -> bool:
-        return bool(self.con.execute("SELECT 1 FROM nmap LIMIT 1").fetchone())
+        if self._nmap is None:
+            self._nmap = bool(self.con.execute("SELECT 1 FROM nmap LIMIT 1").fetchone())
+        return self._nmap
 
     def resolve_name(self, name: str) -> list[tuple[str, str]]:
         """(service id, kind of name) for an exact id, title, alias or registered name, best kind first."""

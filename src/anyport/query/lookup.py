@@ -3,34 +3,72 @@
 Ranking follows real-world likelihood: curated fixed ports first, then narrow curated ranges, IANA-only names,
 services that reach the port through a reference, broad and dynamic ranges, and trojan history last. nmap's
 open-frequency (when nmap is installed) nudges the order within a tier; it never adds matches of its own.
+
+This module is on the path of ``anyport 443``: it works from index rows and never builds full Service records.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
 
-from anyport.model import TRANSPORTS, PortRange, PortSpec, Service, format_ranges, merge_ranges
 from anyport.query.context import port_context
 from anyport.query.grammar import Query, parse_query
-from anyport.query.kb import KnowledgeBase
+from anyport.query.kb import KnowledgeBase, ServiceRow
 from anyport.results import LookupResult, Match
+from anyport.vocab import TRANSPORTS
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 STATUS_FACTOR = {"active": 1.0, "obsolete": 0.85, "defunct": 0.7}
 SOURCE_ORDER = {"local": 0, "catalog": 1, "iana": 2, "trojans": 3, "nmap": 4}
 REFERENCE_FACTOR = 0.6
 REFERENCE_DEPTH = 3
 TROJAN_CONFIDENCE = 0.08
+_SPEC_COLUMNS = (
+    "service, transport, start, end, allocation, via, label, role, direction, optional, uncertain, base, note"
+)
 
 
-@dataclass
 class _Hit:
-    service: Service
-    spec: PortSpec
-    transport: str
-    matched: PortRange
-    via: str  # "" or "pair:<id>"
+    """One row of the ranges table that a query touched."""
+
+    __slots__ = (
+        "allocation",
+        "base",
+        "direction",
+        "end",
+        "label",
+        "note",
+        "optional",
+        "role",
+        "service",
+        "start",
+        "transport",
+        "uncertain",
+        "via",
+    )
+
+    def __init__(self, service: ServiceRow, row: tuple[Any, ...]) -> None:
+        self.service = service
+        self.transport: str = row[1]
+        self.start: int = row[2]
+        self.end: int = row[3]
+        self.allocation: str = row[4]
+        self.via: str = row[5]
+        self.label: str = row[6]
+        self.role: str = row[7]
+        self.direction: str = row[8]
+        self.optional: bool = bool(row[9])
+        self.uncertain: bool = bool(row[10])
+        self.base: int | None = row[11]
+        self.note: str = row[12]
+
+    @property
+    def width(self) -> int:
+        return self.end - self.start + 1
 
 
 def lookup(kb: KnowledgeBase, text: str) -> LookupResult:
@@ -65,16 +103,15 @@ def _catalog_hits(kb: KnowledgeBase, query: Query) -> list[_Hit]:
     transports = _transports(query)
     marks = ",".join("?" * len(transports))
     rows = kb.rows(
-        f"SELECT service, spec, transport, start, end, via FROM ranges "
+        f"SELECT {_SPEC_COLUMNS} FROM ranges "
         f"WHERE transport IN ({marks}) AND start <= ? AND end >= ? ORDER BY service, spec, start",
         (*transports, query.end, query.start),
     )
     hits = []
-    for sid, spec_index, transport, start, end, via in rows:
-        service = kb.service(sid)
-        if service is None:  # pragma: no cover - the index is built consistently
-            continue
-        hits.append(_Hit(service, service.ports[spec_index], transport, PortRange(start, end), via))
+    for row in rows:
+        service = kb.summary(row[0])
+        if service is not None:
+            hits.append(_Hit(service, row))
     return hits
 
 
@@ -92,17 +129,17 @@ def _nmap_boost(freq: dict[tuple[str, str], float], transport: str, names: list[
 
 
 def _spec_score(hit: _Hit, query: Query) -> tuple[float, str]:
-    spec, width = hit.spec, hit.matched.width
-    if spec.allocation in ("dynamic", "negotiated", "selected") or hit.via:
+    width = hit.width
+    if hit.allocation in ("dynamic", "negotiated", "selected") or hit.via:
         score, kind = 0.35 - 0.05 * math.log10(width), "dynamic"
-    elif width == 1 or (spec.allocation == "family" and query.kind == "port" and query.start == spec.base):
+    elif width == 1 or (hit.allocation == "family" and query.kind == "port" and query.start == hit.base):
         score, kind = 0.9, "exact"
     else:
         score, kind = 0.85 - 0.08 * math.log10(width), "range"
     score *= STATUS_FACTOR.get(hit.service.status, 1.0)
-    if spec.uncertain:
+    if hit.uncertain:
         score *= 0.85
-    if spec.optional:
+    if hit.optional:
         score *= 0.95
     if hit.service.origin == "local":
         score += 0.05
@@ -110,19 +147,16 @@ def _spec_score(hit: _Hit, query: Query) -> tuple[float, str]:
 
 
 def _why_port(hit: _Hit, kind: str) -> str:
-    spec = hit.spec
-    where = f"{hit.matched}/{hit.transport}"
+    where = f"{hit.start}/{hit.transport}" if hit.width == 1 else f"{hit.start}-{hit.end}/{hit.transport}"
     if hit.via:
-        return f"{spec.describe()} pairs with {hit.via.split(':', 1)[1]}'s ports + {spec.pair_offset} ({where})"
-    labels = {
-        "dynamic": "negotiated" if spec.allocation == "negotiated" else spec.allocation,
-        "exact": "fixed port",
-        "range": "family" if spec.allocation == "family" else "range",
-    }
-    text = f"{labels[kind]} {where}"
-    if spec.role:
-        text += f" ({spec.role})"
-    return text
+        return f"{hit.label} is {hit.via.split(':', 1)[1]}'s ports paired with an offset ({where})"
+    if kind == "dynamic":
+        label = "negotiated" if hit.allocation == "negotiated" else hit.allocation
+    elif kind == "exact":
+        label = "fixed port"
+    else:
+        label = "family" if hit.allocation == "family" else "range"
+    return f"{label} {where} ({hit.role})"
 
 
 def _port_matches(kb: KnowledgeBase, query: Query) -> list[Match]:
@@ -132,36 +166,37 @@ def _port_matches(kb: KnowledgeBase, query: Query) -> list[Match]:
     best: dict[tuple[str, str, str], Match] = {}
     for hit in _catalog_hits(kb, query):
         score, kind = _spec_score(hit, query)
-        names = [hit.service.id, *hit.service.aliases, *hit.service.registered]
-        backed = [n for n in hit.service.registered if (hit.transport, n.lower()) in iana_names]
+        service = hit.service
+        backed = [n for n in service.registered if (hit.transport, n.lower()) in iana_names]
         if backed:
             score += 0.03
-        score += _nmap_boost(freq, hit.transport, names)
-        match = _service_match(hit.service, hit.transport, kind, min(score, 1.0), _why_port(hit, kind), hit.spec)
+        score += _nmap_boost(freq, hit.transport, [service.id, *service.aliases, *service.registered])
+        match = _service_match(service, hit.transport, kind, min(score, 1.0), _why_port(hit, kind))
+        match.allocation = hit.allocation
+        match.role = hit.role
+        match.direction = hit.direction
+        match.note = hit.note
         match.iana = backed
         _keep_best(best, match)
-    direct = list(best.values())
-    for match in _reference_matches(kb, direct):
+    for match in _reference_matches(kb, list(best.values())):
         _keep_best(best, match)
     claimed = {(m.transport, n.lower()) for m in best.values() for n in m.iana}
-    claimed |= {(m.transport, n.lower()) for m in best.values() if m.source != "iana" for n in [m.name]}
     for name, transport, start, end, description in iana_rows:
         if not name or (transport, name.lower()) in claimed:
             continue
         width = end - start + 1
         score = 0.5 if width == 1 else 0.45 - 0.05 * math.log10(width)
         score += _nmap_boost(freq, transport, [name])
-        kind = "exact" if width == 1 else "range"
-        where = f"{start}/{transport}" if width == 1 else f"{start}-{end}/{transport}"
+        ports = str(start) if width == 1 else f"{start}-{end}"
         match = Match(
             name=name,
             title=description or name,
             transport=transport,
-            ports=where.split("/")[0],
-            match=kind,
+            ports=ports,
+            match="exact" if width == 1 else "range",
             source="iana",
             confidence=score,
-            why=f"IANA registers {where} as {name}",
+            why=f"IANA registers {ports}/{transport} as {name}",
             description=description,
             iana=[name],
         )
@@ -212,17 +247,12 @@ def _trojan_matches(kb: KnowledgeBase, query: Query) -> list[Match]:
     return matches
 
 
-def _service_match(service: Service, transport: str, kind: str, score: float, why: str, spec: PortSpec | None) -> Match:
-    ranges = [r for s in service.ports if s.kind == "port" and s.transport == transport for r in s.ranges]
-    if transport == "ip":
-        ports = ",".join(str(s.ip_proto) for s in service.ports if s.kind == "ip")
-    else:
-        ports = format_ranges(merge_ranges(ranges))
+def _service_match(service: ServiceRow, transport: str, kind: str, score: float, why: str) -> Match:
     return Match(
         name=service.id,
         title=service.title,
         transport=transport,
-        ports=ports,
+        ports=service.ports.get(transport, ""),
         match=kind,
         source="local" if service.origin == "local" else "catalog",
         confidence=score,
@@ -232,10 +262,7 @@ def _service_match(service: Service, transport: str, kind: str, score: float, wh
         description=service.description,
         risks=list(service.risks),
         status=service.status,
-        allocation=spec.allocation if spec else "",
-        role=spec.role if spec else "",
-        direction=spec.direction if spec else "",
-        note=spec.note if spec else "",
+        allocation="",
     )
 
 
@@ -250,26 +277,21 @@ def _reference_matches(kb: KnowledgeBase, direct: list[Match]) -> list[Match]:
     """Services that use a matched service through ``ref`` (NetMeeting uses LDAP...), a few levels deep."""
     found: list[Match] = []
     frontier = [(m, 1) for m in direct if m.source in ("catalog", "local")]
-    seen = {m.name for m in direct}
+    seen = {(m.name, m.transport) for m in direct}
     while frontier:
         match, depth = frontier.pop(0)
         for sid in kb.referrers(match.name):
-            if sid in seen:
+            if (sid, match.transport) in seen:
                 continue
-            service = kb.service(sid)
+            service = kb.summary(sid)
             if service is None:
                 continue
-            seen.add(sid)
+            seen.add((sid, match.transport))
             score = min(match.confidence * REFERENCE_FACTOR, 0.5) * STATUS_FACTOR.get(service.status, 1.0)
-            ref_match = _service_match(
-                service,
-                match.transport,
-                "reference",
-                score,
-                f"uses {match.title} ({match.name}), which matched: {match.why}",
-                None,
-            )
+            why = f"uses {match.title} ({match.name}), which matched: {match.why}"
+            ref_match = _service_match(service, match.transport, "reference", score, why)
             ref_match.ports = match.ports
+            ref_match.allocation = match.allocation
             found.append(ref_match)
             if depth < REFERENCE_DEPTH:
                 frontier.append((ref_match, depth + 1))
@@ -280,19 +302,19 @@ def _reference_matches(kb: KnowledgeBase, direct: list[Match]) -> list[Match]:
 
 
 def _ip_matches(kb: KnowledgeBase, query: Query) -> list[Match]:
-    assert query.ip_proto is not None
     best: dict[tuple[str, str, str], Match] = {}
     rows = kb.rows(
-        "SELECT service, spec FROM ranges WHERE transport = 'ip' AND start = ? ORDER BY service, spec",
+        f"SELECT {_SPEC_COLUMNS} FROM ranges WHERE transport = 'ip' AND start = ? ORDER BY service, spec",
         (query.ip_proto,),
     )
-    for sid, spec_index in rows:
-        service = kb.service(sid)
+    for row in rows:
+        service = kb.summary(row[0])
         if service is None:
             continue
-        spec = service.ports[spec_index]
+        hit = _Hit(service, row)
         score = 0.9 * STATUS_FACTOR.get(service.status, 1.0)
-        match = _service_match(service, "ip", "exact", score, f"uses IP protocol {query.ip_proto}", spec)
+        match = _service_match(service, "ip", "exact", score, f"uses IP protocol {query.ip_proto} ({hit.role})")
+        match.role, match.direction, match.note = hit.role, hit.direction, hit.note
         _keep_best(best, match)
     for match in _reference_matches(kb, list(best.values())):
         _keep_best(best, match)
@@ -316,14 +338,19 @@ def _ip_matches(kb: KnowledgeBase, query: Query) -> list[Match]:
 
 def _dnssd_matches(kb: KnowledgeBase, query: Query) -> list[Match]:
     matches = []
-    for sid, spec_index in kb.rows("SELECT service, spec FROM dnssd WHERE type = ? ORDER BY service", (query.name,)):
-        service = kb.service(sid)
-        if service is None:
+    rows = kb.rows(
+        f"SELECT {_SPEC_COLUMNS} FROM dnssd JOIN ranges USING (service, spec) WHERE type = ? ORDER BY service, start",
+        (query.name,),
+    )
+    seen = set()
+    for row in rows:
+        service = kb.summary(row[0])
+        if service is None or (row[0], row[1]) in seen:
             continue
-        spec = service.ports[spec_index]
-        match = _service_match(
-            service, spec.transport, "exact", 0.95, f"advertises {query.name} on {spec.describe()}", spec
-        )
+        seen.add((row[0], row[1]))
+        hit = _Hit(service, row)
+        match = _service_match(service, hit.transport, "exact", 0.95, f"advertises {query.name} on {hit.label}")
+        match.role, match.direction, match.note = hit.role, hit.direction, hit.note
         matches.append(match)
     return matches
 
@@ -332,25 +359,15 @@ def _name_matches(kb: KnowledgeBase, name: str, exclude: set[str]) -> list[Match
     matches = []
     claimed: set[str] = set()
     scores = {"id": 1.0, "title": 1.0, "alias": 0.95, "registered": 0.9}
+    labels = {"id": "id", "title": "title", "alias": "alias", "registered": "IANA name"}
     for sid, kind in kb.resolve_name(name):
-        if sid in exclude:
-            continue
-        service = kb.service(sid)
-        if service is None:
+        service = kb.summary(sid)
+        if sid in exclude or service is None:
             continue
         claimed.update(n.lower() for n in service.registered)
-        transports = sorted({s.transport for s in service.ports if s.kind in ("port", "ip")})
-        why = {"id": "id", "title": "title", "alias": "alias", "registered": "IANA name"}[kind]
-        for transport in transports or [""]:
-            match = _service_match(
-                service,
-                transport,
-                "name",
-                scores[kind] * STATUS_FACTOR.get(service.status, 1.0),
-                f"{why} '{name}'",
-                None,
-            )
-            matches.append(match)
+        score = scores[kind] * STATUS_FACTOR.get(service.status, 1.0)
+        for transport in sorted(service.ports) or [""]:
+            matches.append(_service_match(service, transport, "name", score, f"{labels[kind]} '{name}'"))
     for rec_name, transport, start, end, description in kb.rows(
         "SELECT name, transport, start, end, description FROM iana WHERE name = ? COLLATE NOCASE "
         "AND start IS NOT NULL ORDER BY transport, start",

@@ -6,9 +6,9 @@ import difflib
 import re
 
 from anyport.errors import QueryError
-from anyport.model import CATEGORIES, STATUSES, TRANSPORTS
 from anyport.query.kb import KnowledgeBase
 from anyport.results import SearchHit, SearchResult
+from anyport.vocab import CATEGORIES, STATUSES, TRANSPORTS
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 MAX_TEXT = 200
