@@ -16,7 +16,7 @@ def parse_port_list(value: object, *, lowest: int = 1) -> list[PortRange]:
     """
     items: list[object]
     if isinstance(value, bool) or value is None:
-        raise ValueError(f"expected a port number or range, got {value!r}")
+        raise ValueError(f"{value!r} is not a port; write a number like 443 or a range like \"6881-6889\"")
     if isinstance(value, int | str):
         items = [value]
     elif isinstance(value, list):
@@ -24,16 +24,16 @@ def parse_port_list(value: object, *, lowest: int = 1) -> list[PortRange]:
             raise ValueError("the port list is empty; give at least one port")
         items = list(value)
     else:
-        raise ValueError(f'expected a port number, a range like "6881-6889" or a list, got {value!r}')
+        raise ValueError(f'{value!r} is not a port list; write 443, "6881-6889" or a list like [80, 443]')
     ranges: list[PortRange] = []
     for item in items:
         if isinstance(item, bool):
-            raise ValueError(f"expected a port number, got {item!r}")
+            raise ValueError(f"{item!r} is not a port; write a number like 443")
         if isinstance(item, int):
             ranges.append(_checked(item, item, lowest))
             continue
         if not isinstance(item, str):
-            raise ValueError(f"expected a port number or range, got {item!r}")
+            raise ValueError(f"{item!r} is not a port; write a number like 443 or a range like \"6881-6889\"")
         for part in item.split(","):
             match = _ITEM.match(part)
             if not match:

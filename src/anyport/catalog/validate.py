@@ -78,13 +78,13 @@ class FileChecker:
             self.problem(1, "the file is empty; start it with 'services:' and a list of services")
             return []
         if not isinstance(doc, LocatedDict):
-            self.problem(1, "the file must be a mapping with a 'services:' list; see docs/catalog-format.md")
+            self.problem(1, "the file is not a mapping; start it with 'services:' (see docs/catalog-format.md)")
             return []
         self._unknown_keys(doc, ("services",), "at the top of the file")
         services = doc.get("services")
         if not isinstance(services, LocatedList):
             line = doc.key_lines.get("services", doc.line)
-            self.problem(line, "'services' must be a list of services (each item starting with '- id:')")
+            self.problem(line, "'services' is not a list; write each service as an item starting with '- id:'")
             return []
         result = []
         for item, line in zip(services, services.item_lines, strict=True):
@@ -97,7 +97,7 @@ class FileChecker:
 
     def check_service(self, item: Any, line: int) -> Service | None:
         if not isinstance(item, LocatedDict):
-            self.problem(line, "each service must be a mapping with 'id', 'title', 'ports'…")
+            self.problem(line, "this service is not a mapping; write it as '- id: …' followed by title, ports and the other fields")
             return None
         before = len(self.problems)
         self._unknown_keys(item, SERVICE_KEYS, "in a service")
@@ -113,7 +113,7 @@ class FileChecker:
         aliases = self._text_list(item, "aliases", max_len=200)
         categories = self._choice_list(item, "categories", CATEGORIES)
         if "categories" in item and not categories and isinstance(item["categories"], list):
-            self.problem(item.key_lines["categories"], "give at least one category")
+            self.problem(item.key_lines["categories"], "categories is empty; give at least one, e.g. [web]")
         notes = self._text_list(item, "notes")
         risks = self._text_list(item, "risks")
         registered = self._text_list(item, "registered", max_len=100)
@@ -148,32 +148,32 @@ class FileChecker:
             return []
         line = item.key_lines["sources"]
         if not isinstance(raw, LocatedList) or not raw:
-            self.problem(line, "'sources' must be a non-empty list like '- rfc: 3261' or '- url: https://…'")
+            self.problem(line, "'sources' is empty or not a list; add items like '- rfc: 3261' or '- url: https://…'")
             return []
         sources = []
         for entry, entry_line in zip(raw, raw.item_lines, strict=True):
             if not isinstance(entry, LocatedDict):
-                self.problem(entry_line, "a source is a mapping with one of url, rfc, kb, seed, iana")
+                self.problem(entry_line, "this source is not a mapping; write it as '- url: …', '- rfc: N', '- kb: …', '- seed: …' or '- iana: …'")
                 continue
             self._unknown_keys(entry, (*SOURCE_KINDS, "title"), "in a source")
             kinds = [k for k in SOURCE_KINDS if k in entry]
             if len(kinds) != 1:
-                self.problem(entry_line, "a source needs exactly one of url, rfc, kb, seed, iana")
+                self.problem(entry_line, "a source needs exactly one of url, rfc, kb, seed, iana; split it into one source per line")
                 continue
             kind = kinds[0]
             value = entry[kind]
             if kind == "rfc" and not (isinstance(value, int) and 1 <= value <= 99999):
-                self.problem(entry.key_lines[kind], f"rfc must be an RFC number like 3261, got {value!r}")
+                self.problem(entry.key_lines[kind], f"rfc is {value!r}; write the RFC number alone, like 3261")
                 continue
             if kind != "rfc" and (not isinstance(value, str) or not value.strip()):
-                self.problem(entry.key_lines[kind], f"{kind} must be a non-empty text, got {value!r}")
+                self.problem(entry.key_lines[kind], f"{kind} is {value!r}; write it as non-empty text")
                 continue
             if kind == "url" and not re.match(r"^https?://[^\s]+$", str(value)):
-                self.problem(entry.key_lines[kind], f"url must start with http:// or https://, got {value!r}")
+                self.problem(entry.key_lines[kind], f"url {value!r} is not a web address; start it with https:// or http://")
                 continue
             title = entry.get("title", "")
             if not isinstance(title, str):
-                self.problem(entry.key_lines["title"], "title must be text")
+                self.problem(entry.key_lines["title"], "the source's title is not text; quote it")
                 continue
             sources.append(Source(kind, str(value).strip(), _clean(title)))
         return sources
@@ -186,7 +186,7 @@ class FileChecker:
             return []
         line = item.key_lines["ports"]
         if not isinstance(raw, LocatedList):
-            self.problem(line, "'ports' must be a list of port specs (items like '- tcp: 443')")
+            self.problem(line, "'ports' is not a list; write items like '- tcp: 443'")
             return []
         specs = []
         for entry, entry_line in zip(raw, raw.item_lines, strict=True):
@@ -197,7 +197,7 @@ class FileChecker:
 
     def check_spec(self, entry: Any, line: int) -> PortSpec | None:
         if not isinstance(entry, LocatedDict):
-            self.problem(line, "a port spec is a mapping like '- tcp: 443' or '- ip: gre' or '- ref: ldap'")
+            self.problem(line, "this port spec is not a mapping; write it like '- tcp: 443', '- ip: gre' or '- ref: ldap'")
             return None
         before = len(self.problems)
         self._unknown_keys(entry, SPEC_KEYS, "in a port spec")
@@ -232,7 +232,7 @@ class FileChecker:
         else:
             ref = entry["ref"]
             if not isinstance(ref, str) or not SLUG.match(ref):
-                self.problem(what_line, f"ref must be a service id like 'ldap', got {ref!r}")
+                self.problem(what_line, f"ref {ref!r} is not a service id; use an id like 'ldap'")
                 return None
             kwargs.update(kind="ref", ref=ref)
         kwargs["role"] = self._choice(entry, "role", ROLES, default="control")
@@ -247,11 +247,11 @@ class FileChecker:
         if "base" in entry:
             base = entry["base"]
             if not isinstance(base, int) or isinstance(base, bool) or not 1 <= base <= 65535:
-                self.problem(entry.key_lines["base"], f"base must be a port number 1-65535, got {base!r}")
+                self.problem(entry.key_lines["base"], f"base is {base!r}; give the port number of instance 0 (1-65535)")
             elif kwargs["allocation"] != "family":
-                self.problem(entry.key_lines["base"], "base only makes sense with 'allocation: family'")
+                self.problem(entry.key_lines["base"], "base is set but allocation is not family; add 'allocation: family' or remove base")
             elif kwargs.get("ranges") and base not in kwargs["ranges"][0]:
-                self.problem(entry.key_lines["base"], f"base {base} is not the start of the family's range")
+                self.problem(entry.key_lines["base"], f"base {base} is outside the family's first range; set base to the port of instance 0")
             else:
                 kwargs["base"] = base
         if "multicast" in entry:
@@ -259,20 +259,20 @@ class FileChecker:
         if "dnssd" in entry:
             dnssd = entry["dnssd"]
             if not isinstance(dnssd, str) or not DNSSD.match(dnssd):
-                self.problem(entry.key_lines["dnssd"], f"dnssd must look like _ipp._tcp, got {dnssd!r}")
+                self.problem(entry.key_lines["dnssd"], f"dnssd {dnssd!r} is not a DNS-SD type; write it like _ipp._tcp")
             else:
                 kwargs["dnssd"] = dnssd
         if "pair" in entry:
             pair = entry["pair"]
             pair_line = entry.key_lines["pair"]
             if not isinstance(pair, LocatedDict) or set(pair) != {"ref", "offset"}:
-                self.problem(pair_line, "pair must be a mapping {ref: <service id>, offset: <number>}")
+                self.problem(pair_line, "pair is malformed; write it as {ref: <service id>, offset: <number>}")
             elif not isinstance(pair["ref"], str) or not SLUG.match(pair["ref"]):
-                self.problem(pair_line, f"pair ref must be a service id, got {pair['ref']!r}")
+                self.problem(pair_line, f"pair ref {pair['ref']!r} is not a service id; use an id like 'rtp'")
             elif not isinstance(pair["offset"], int) or isinstance(pair["offset"], bool) or pair["offset"] == 0:
-                self.problem(pair_line, f"pair offset must be a non-zero whole number, got {pair['offset']!r}")
+                self.problem(pair_line, f"pair offset is {pair['offset']!r}; use a non-zero whole number like 1")
             elif what not in TRANSPORTS:
-                self.problem(pair_line, "pair is only for port specs (tcp, udp, sctp, dccp)")
+                self.problem(pair_line, "pair is set on a spec without ports; use it only with tcp, udp, sctp or dccp")
             else:
                 kwargs["pair_ref"] = pair["ref"]
                 kwargs["pair_offset"] = pair["offset"]
@@ -294,7 +294,7 @@ class FileChecker:
                 self.problem(line, f'multicast: {value!r} is not an IP address; quote IPv6 like "ff02::fb"')
                 continue
             if not (address.is_multicast or str(address).endswith(".255")):
-                self.problem(line, f"multicast: {value} is not a multicast (or broadcast) address")
+                self.problem(line, f"multicast: {value} is not a multicast or broadcast address; give the group address")
                 continue
             groups.append(str(address))
         return groups
@@ -327,7 +327,7 @@ class FileChecker:
         if isinstance(value, int | float) and not isinstance(value, bool):
             value = str(value)
         if not isinstance(value, str) or (required and not value.strip()):
-            self.problem(line, f"{key} must be text, got {value!r}")
+            self.problem(line, f"{key} is {value!r}; write it as text")
             return ""
         text = _clean(value)
         if len(text) > max_len:
@@ -344,14 +344,14 @@ class FileChecker:
         if isinstance(raw, str):
             raw = [raw]
         if not isinstance(raw, list):
-            self.problem(line, f"{key} must be a list of texts like [a, b], got {raw!r}")
+            self.problem(line, f"{key} is {raw!r}; write it as a list like [a, b]")
             return []
         result = []
         for value in raw:
             if isinstance(value, int | float) and not isinstance(value, bool):
                 value = str(value)
             if not isinstance(value, str) or not value.strip():
-                self.problem(line, f"{key} items must be non-empty texts, got {value!r}")
+                self.problem(line, f"an item of {key} is {value!r}; write non-empty text")
                 continue
             text = _clean(value)
             if len(text) > max_len:
@@ -394,7 +394,7 @@ class FileChecker:
             return default
         value = item[key]
         if not isinstance(value, bool):
-            self.problem(item.key_lines[key], f"{key} must be true or false, got {value!r}")
+            self.problem(item.key_lines[key], f"{key} is {value!r}; write true or false")
             return default
         return value
 
@@ -403,7 +403,7 @@ class FileChecker:
             return ""
         value = item[key]
         if not isinstance(value, str) or not DATE.match(value):
-            self.problem(item.key_lines[key], f"{key} must be a date like 2026-11-26, got {value!r}")
+            self.problem(item.key_lines[key], f"{key} is {value!r}; write a date like 2026-11-26")
             return ""
         return value
 

@@ -1,0 +1,82 @@
+"""Shared fixtures: every test runs against a private cache and config directory, never the user's."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from anyport.query.kb import KnowledgeBase
+
+TESTS = Path(__file__).resolve().parent
+GOLDEN = TESTS / "golden"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", help="rewrite golden files from current output")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Keep the user's own services, cache and nmap out of the tests."""
+    patch = pytest.MonkeyPatch()
+    values = {
+        "ANYPORT_CACHE_DIR": str(tmp_path_factory.mktemp("cache")),
+        "XDG_CONFIG_HOME": str(tmp_path_factory.mktemp("config")),
+        "ANYPORT_NMAP_SERVICES": "/nonexistent/nmap-services",
+    }
+    for key, value in values.items():
+        patch.setenv(key, value)
+    patch.delenv("ANYPORT_PATH", raising=False)
+    patch.delenv("ANYPORT_CATALOG_DIR", raising=False)
+    yield values
+    patch.undo()
+
+
+@pytest.fixture(scope="session")
+def kb(isolated_env: dict[str, str]) -> Iterator[KnowledgeBase]:
+    base = KnowledgeBase.open()
+    yield base
+    base.close()
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m anyport ARGS`` the way a user would, with the test environment."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "anyport", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        input=stdin,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def golden(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """Compare text with ``tests/golden/NAME``; ``--update-golden`` rewrites it, a mismatch writes NAME.actual."""
+
+    def check(name: str, text: str) -> None:
+        path = GOLDEN / name
+        actual = path.with_name(path.name + ".actual")
+        if request.config.getoption("--update-golden"):
+            path.write_text(text, "utf-8")
+            actual.unlink(missing_ok=True)
+            return
+        if not path.exists():
+            actual.write_text(text, "utf-8")
+            pytest.fail(f"no golden file {path}; run 'make golden' (pytest --update-golden) to create it")
+        expected = path.read_text("utf-8")
+        if text != expected:
+            actual.write_text(text, "utf-8")
+            pytest.fail(f"output differs from {path}; see {actual} (regenerate with 'make golden')")
+        actual.unlink(missing_ok=True)
+
+    return check
