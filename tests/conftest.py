@@ -44,7 +44,9 @@ def kb(isolated_env: dict[str, str]) -> Iterator[KnowledgeBase]:
     base.close()
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run ``python -m anyport ARGS`` the way a user would, with the test environment."""
     full_env = dict(os.environ)
     full_env.update(env or {})

@@ -51,7 +51,11 @@ def test_a_good_file_has_no_problems() -> None:
         ("- tcp: 8080", '- tcp: "10-5"', "demo.yaml:7: tcp: range 10-5 runs backwards; write 5-10"),
         ("- tcp: 8080", '- tcp: "80x"', "demo.yaml:7: tcp: '80x' is not a port or range"),
         ("- tcp: 8080", "- ip: gree", "demo.yaml:7: ip: 'gree' is not an IP protocol"),
-        ("- tcp: 8080", "- tcp: 80\n        rol: data", "demo.yaml:8: unknown field 'rol' in a port spec; did you mean 'role'?"),
+        (
+            "- tcp: 8080",
+            "- tcp: 80\n        rol: data",
+            "demo.yaml:8: unknown field 'rol' in a port spec; did you mean 'role'?",
+        ),
         ("- tcp: 8080", "- tcp: 80\n        udp: 80", "demo.yaml:7: a port spec needs exactly one of tcp, udp"),
         ("- tcp: 8080", "- tcp: 80\n        role: dta", "demo.yaml:8: role 'dta' is not allowed; did you mean 'data'?"),
         ("- tcp: 8080", "- tcp: 80\n        optional: maybe", "demo.yaml:8: optional is 'maybe'; write true or false"),
@@ -64,8 +68,16 @@ def test_a_good_file_has_no_problems() -> None:
         ("      - rfc: 9110", "      - rfc: nine", "demo.yaml:9: rfc is 'nine'; write the RFC number"),
         ("      - rfc: 9110", "      - url: ftp://x", "demo.yaml:9: url 'ftp://x' is not a web address"),
         ("      - rfc: 9110", "      - rfc: 1\n        url: https://x", "demo.yaml:9: a source needs exactly one of"),
-        ("    categories: [web]", "    categories: [web]\n    colour: red", "demo.yaml:5: unknown field 'colour' in a service"),
-        ("    categories: [web]", "    categories: [web]\n    status: alive", "demo.yaml:5: status 'alive' is not allowed"),
+        (
+            "    categories: [web]",
+            "    categories: [web]\n    colour: red",
+            "demo.yaml:5: unknown field 'colour' in a service",
+        ),
+        (
+            "    categories: [web]",
+            "    categories: [web]\n    status: alive",
+            "demo.yaml:5: status 'alive' is not allowed",
+        ),
     ],
 )
 def test_each_mistake_is_reported_with_its_line(replace: str, by: str, expected: str) -> None:
@@ -163,15 +175,15 @@ def test_hostile_strings_are_kept_as_text() -> None:
     hostile = GOOD.replace("Demo service", "'<script>alert(1)</script> $(rm -rf /) \"q\"'")
     services, problems = check_text(hostile, "demo.yaml")
     assert problems == []
-    assert services[0].title == "<script>alert(1)</script> $(rm -rf /) \"q\""
+    assert services[0].title == '<script>alert(1)</script> $(rm -rf /) "q"'
 
 
 # -- property tests -------------------------------------------------------------------------------------------
 
 slugs = st.from_regex(r"[a-z][a-z0-9-]{0,20}", fullmatch=True)
-words = st.text(alphabet=st.characters(codec="utf-8", categories=["L", "N", "P", "Zs"]), min_size=1, max_size=40).filter(
-    lambda s: s.strip() != ""
-)
+words = st.text(
+    alphabet=st.characters(codec="utf-8", categories=["L", "N", "P", "Zs"]), min_size=1, max_size=40
+).filter(lambda s: s.strip() != "")
 port_ranges = st.tuples(st.integers(1, 65535), st.integers(0, 200)).map(lambda t: (t[0], min(65535, t[0] + t[1])))
 spec_options = st.fixed_dictionaries(
     {},

@@ -16,7 +16,7 @@ def parse_port_list(value: object, *, lowest: int = 1) -> list[PortRange]:
     """
     items: list[object]
     if isinstance(value, bool) or value is None:
-        raise ValueError(f"{value!r} is not a port; write a number like 443 or a range like \"6881-6889\"")
+        raise ValueError(f'{value!r} is not a port; write a number like 443 or a range like "6881-6889"')
     if isinstance(value, int | str):
         items = [value]
     elif isinstance(value, list):
@@ -33,7 +33,7 @@ def parse_port_list(value: object, *, lowest: int = 1) -> list[PortRange]:
             ranges.append(_checked(item, item, lowest))
             continue
         if not isinstance(item, str):
-            raise ValueError(f"{item!r} is not a port; write a number like 443 or a range like \"6881-6889\"")
+            raise ValueError(f'{item!r} is not a port; write a number like 443 or a range like "6881-6889"')
         for part in item.split(","):
             match = _ITEM.match(part)
             if not match:

@@ -65,7 +65,8 @@ def json_schema() -> dict[str, Any]:
         "additionalProperties": False,
         "oneOf": [{"required": [key]} for key in source_keys],
     }
-    text_list = {"type": "array", "items": _TEXT}
+    # Unquoted numbers in lists (an alias like 47808) are read as text by the loader.
+    text_list = {"type": "array", "items": {"oneOf": [_TEXT, {"type": "number"}]}}
     service = {
         "type": "object",
         "properties": {

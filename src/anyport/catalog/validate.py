@@ -97,7 +97,10 @@ class FileChecker:
 
     def check_service(self, item: Any, line: int) -> Service | None:
         if not isinstance(item, LocatedDict):
-            self.problem(line, "this service is not a mapping; write it as '- id: …' followed by title, ports and the other fields")
+            self.problem(
+                line,
+                "this service is not a mapping; write it as '- id: …' followed by title, ports and the other fields",
+            )
             return None
         before = len(self.problems)
         self._unknown_keys(item, SERVICE_KEYS, "in a service")
@@ -153,12 +156,18 @@ class FileChecker:
         sources = []
         for entry, entry_line in zip(raw, raw.item_lines, strict=True):
             if not isinstance(entry, LocatedDict):
-                self.problem(entry_line, "this source is not a mapping; write it as '- url: …', '- rfc: N', '- kb: …', '- seed: …' or '- iana: …'")
+                self.problem(
+                    entry_line,
+                    "this source is not a mapping; write it as '- url: …', '- rfc: N', '- kb: …', '- seed: …' or '- iana: …'",
+                )
                 continue
             self._unknown_keys(entry, (*SOURCE_KINDS, "title"), "in a source")
             kinds = [k for k in SOURCE_KINDS if k in entry]
             if len(kinds) != 1:
-                self.problem(entry_line, "a source needs exactly one of url, rfc, kb, seed, iana; split it into one source per line")
+                self.problem(
+                    entry_line,
+                    "a source needs exactly one of url, rfc, kb, seed, iana; split it into one source per line",
+                )
                 continue
             kind = kinds[0]
             value = entry[kind]
@@ -169,7 +178,9 @@ class FileChecker:
                 self.problem(entry.key_lines[kind], f"{kind} is {value!r}; write it as non-empty text")
                 continue
             if kind == "url" and not re.match(r"^https?://[^\s]+$", str(value)):
-                self.problem(entry.key_lines[kind], f"url {value!r} is not a web address; start it with https:// or http://")
+                self.problem(
+                    entry.key_lines[kind], f"url {value!r} is not a web address; start it with https:// or http://"
+                )
                 continue
             title = entry.get("title", "")
             if not isinstance(title, str):
@@ -197,7 +208,9 @@ class FileChecker:
 
     def check_spec(self, entry: Any, line: int) -> PortSpec | None:
         if not isinstance(entry, LocatedDict):
-            self.problem(line, "this port spec is not a mapping; write it like '- tcp: 443', '- ip: gre' or '- ref: ldap'")
+            self.problem(
+                line, "this port spec is not a mapping; write it like '- tcp: 443', '- ip: gre' or '- ref: ldap'"
+            )
             return None
         before = len(self.problems)
         self._unknown_keys(entry, SPEC_KEYS, "in a port spec")
@@ -249,9 +262,15 @@ class FileChecker:
             if not isinstance(base, int) or isinstance(base, bool) or not 1 <= base <= 65535:
                 self.problem(entry.key_lines["base"], f"base is {base!r}; give the port number of instance 0 (1-65535)")
             elif kwargs["allocation"] != "family":
-                self.problem(entry.key_lines["base"], "base is set but allocation is not family; add 'allocation: family' or remove base")
+                self.problem(
+                    entry.key_lines["base"],
+                    "base is set but allocation is not family; add 'allocation: family' or remove base",
+                )
             elif kwargs.get("ranges") and base not in kwargs["ranges"][0]:
-                self.problem(entry.key_lines["base"], f"base {base} is outside the family's first range; set base to the port of instance 0")
+                self.problem(
+                    entry.key_lines["base"],
+                    f"base {base} is outside the family's first range; set base to the port of instance 0",
+                )
             else:
                 kwargs["base"] = base
         if "multicast" in entry:
@@ -294,7 +313,9 @@ class FileChecker:
                 self.problem(line, f'multicast: {value!r} is not an IP address; quote IPv6 like "ff02::fb"')
                 continue
             if not (address.is_multicast or str(address).endswith(".255")):
-                self.problem(line, f"multicast: {value} is not a multicast or broadcast address; give the group address")
+                self.problem(
+                    line, f"multicast: {value} is not a multicast or broadcast address; give the group address"
+                )
                 continue
             groups.append(str(address))
         return groups

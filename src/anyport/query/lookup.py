@@ -137,6 +137,9 @@ def _spec_score(hit: _Hit, query: Query) -> tuple[float, str]:
     else:
         score, kind = 0.85 - 0.08 * math.log10(width), "range"
     score *= STATUS_FACTOR.get(hit.service.status, 1.0)
+    if hit.direction == "outbound":
+        # The service only connects out to this port: whatever listens there is something else (often https).
+        score *= 0.6
     if hit.uncertain:
         score *= 0.85
     if hit.optional:
@@ -321,6 +324,11 @@ def _ip_matches(kb: KnowledgeBase, query: Query) -> list[Match]:
     protocol = kb.rows("SELECT keyword, name FROM protocols WHERE number = ?", (query.ip_proto,))
     if protocol:
         keyword, name = protocol[0]
+        same = best.get(("catalog", (keyword or "").lower(), "ip"))
+        if same is not None:  # the curated entry is IANA's protocol itself: say so there, not twice
+            same.iana.append(keyword)
+            same.why += f"; IANA assigns protocol {query.ip_proto} to {keyword}"
+            return list(best.values())
         match = Match(
             name=(keyword or str(query.ip_proto)).lower(),
             title=f"{keyword} ({name})" if keyword and name else (keyword or name or "unnamed"),
