@@ -129,8 +129,10 @@ def test_iscsi_860_is_never_the_default() -> None:
     iscsi = catalog().services["iscsi"]
     default = [s for s in iscsi.ports if s.kind == "port" and any(3260 in r for r in s.ranges)]
     system = [s for s in iscsi.ports if s.kind == "port" and any(860 in r for r in s.ranges)]
-    assert default and not default[0].optional
-    assert system and system[0].optional
+    assert default
+    assert not default[0].optional
+    assert system
+    assert system[0].optional
     assert "default" in system[0].note
 
 
@@ -139,7 +141,8 @@ def test_windows_messenger_warning_is_a_risk_on_a_dynamic_range() -> None:
     broad = [
         s for s in messenger.ports if s.transport == "udp" and any(r.start == 5004 and r.end == 65535 for r in s.ranges)
     ]
-    assert broad and broad[0].allocation == "dynamic"
+    assert broad
+    assert broad[0].allocation == "dynamic"
     assert messenger.risks
 
 

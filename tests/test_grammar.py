@@ -102,6 +102,8 @@ def test_any_text_parses_or_raises_query_error(text: str) -> None:
     try:
         query = parse_query(text)
     except QueryError as exc:
-        assert str(exc)
+        message = str(exc)
     else:
+        message = ""
         assert query.kind in ("port", "range", "ip", "dnssd", "name")
+    assert "\n" not in message
