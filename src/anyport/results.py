@@ -99,6 +99,15 @@ class Match(_Record):
         self.iana = iana or []
         self.note = note
 
+    @property
+    def pins_the_port(self) -> bool:
+        """True when the service uses this port as a fixed or ranged port, not one picked at run time."""
+        if self.source not in ("catalog", "local"):
+            return False
+        if self.match == "reference":
+            return self.allocation in ("fixed", "family")
+        return self.match in ("exact", "range", "name")
+
     def to_dict(self) -> dict[str, Any]:
         """The documented JSON contract of a match (fields beyond it come after)."""
         return {

@@ -46,6 +46,6 @@ def port_context(kb: KnowledgeBase, query: Query, matches: list[Match]) -> list[
             notes.append(f"IANA: {port}/{transport} is unassigned")
         elif all(not name and description.lower().startswith("reserved") for name, description in rows):
             notes.append(f"IANA: {port}/{transport} is reserved")
-    if not any(m.source in ("catalog", "local") and m.match != "dynamic" for m in matches):
+    if not any(m.pins_the_port for m in matches):
         notes.append("no curated service uses this port as a fixed or ranged port")
     return notes

@@ -22,6 +22,7 @@ class ServiceRow:
         "id",
         "origin",
         "ports",
+        "range_count",
         "registered",
         "risks",
         "status",
@@ -39,6 +40,7 @@ class ServiceRow:
         self.risks: list[str] = summary["risks"]
         self.registered: list[str] = summary["registered"]
         self.ports: dict[str, str] = summary["ports"]  # transport -> "6881-6889,6969"; "ip" -> "47"
+        self.range_count = sum(len(text.split(",")) for text in self.ports.values()) or 1
 
 
 class KnowledgeBase:

@@ -26,7 +26,9 @@ STATUS_FACTOR = {"active": 1.0, "obsolete": 0.85, "defunct": 0.7}
 SOURCE_ORDER = {"local": 0, "catalog": 1, "iana": 2, "trojans": 3, "nmap": 4}
 REFERENCE_FACTOR = 0.6
 REFERENCE_DEPTH = 3
-TROJAN_CONFIDENCE = 0.08
+TROJAN_CONFIDENCE = 0.02
+FLOOR = 0.03  # every curated or IANA match ranks above trojan history
+SELECTED_NARROW = 10
 _SPEC_COLUMNS = (
     "service, transport, start, end, allocation, via, label, role, direction, optional, uncertain, base, note"
 )
@@ -88,6 +90,9 @@ def lookup(kb: KnowledgeBase, text: str) -> LookupResult:
     else:
         matches = _name_matches(kb, query.name, exclude=set())
         context = [] if matches else _suggest(kb, query.name)
+    for match in matches:
+        if match.source != "trojans":
+            match.confidence = min(1.0, max(FLOOR, match.confidence))
     matches.sort(key=lambda m: (-m.confidence, SOURCE_ORDER.get(m.source, 9), m.title.lower(), m.transport))
     return LookupResult(query=text.strip(), kind=query.kind, matches=matches, context=context)
 
@@ -130,12 +135,19 @@ def _nmap_boost(freq: dict[tuple[str, str], float], transport: str, names: list[
 
 def _spec_score(hit: _Hit, query: Query) -> tuple[float, str]:
     width = hit.width
-    if hit.allocation in ("dynamic", "negotiated", "selected") or hit.via:
+    # A conventional port the admin may change (WireGuard's 51820) is still strong evidence; a broad range
+    # that the program or the admin picks from is not.
+    conventional = hit.allocation == "selected" and width <= SELECTED_NARROW
+    if (hit.allocation in ("dynamic", "negotiated", "selected") and not conventional) or hit.via:
         score, kind = 0.35 - 0.05 * math.log10(width), "dynamic"
     elif width == 1 or (hit.allocation == "family" and query.kind == "port" and query.start == hit.base):
         score, kind = 0.9, "exact"
     else:
         score, kind = 0.85 - 0.08 * math.log10(width), "range"
+    if conventional:
+        score *= 0.9
+    # A port that is one of many a service opens identifies it less than a service's only port does.
+    score -= 0.005 * min(6, hit.service.range_count - 1)
     score *= STATUS_FACTOR.get(hit.service.status, 1.0)
     if hit.direction == "outbound":
         # The service only connects out to this port: whatever listens there is something else (often https).
