@@ -153,7 +153,9 @@ def test_dnssd_type(kb: KnowledgeBase) -> None:
     assert lookup(kb, "_printer._tcp").matches[0].name == "lpd"
 
 
-@pytest.mark.parametrize(("name", "expected"), [("bittorrent", "bittorrent"), ("BitTorrent", "bittorrent"), ("ms-wbt-server", "rdp")])
+@pytest.mark.parametrize(
+    ("name", "expected"), [("bittorrent", "bittorrent"), ("BitTorrent", "bittorrent"), ("ms-wbt-server", "rdp")]
+)
 def test_name_lookup(kb: KnowledgeBase, name: str, expected: str) -> None:
     result = lookup(kb, name)
     assert result.matches[0].name == expected

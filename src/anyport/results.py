@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 MATCH_KINDS = ("exact", "range", "dynamic", "reference", "name")
 MATCH_SOURCES = ("catalog", "local", "iana", "trojans", "nmap")
+BROAD_SPAN = 1000
 
 
 class _Record:
@@ -52,6 +53,7 @@ class Match(_Record):
         "risks",
         "role",
         "source",
+        "span",
         "status",
         "title",
         "transport",
@@ -79,6 +81,7 @@ class Match(_Record):
         direction: str = "",
         iana: list[str] | None = None,
         note: str = "",
+        span: int = 0,
     ) -> None:
         self.name = name
         self.title = title
@@ -98,6 +101,16 @@ class Match(_Record):
         self.direction = direction
         self.iana = iana or []
         self.note = note
+        self.span = span  # how many ports the matched spec or record covers (1 for a fixed port)
+
+    @property
+    def broad(self) -> bool:
+        """True for matches through a wide range picked at run time (the long tail of a lookup)."""
+        return (
+            self.match in ("dynamic", "reference")
+            and self.span >= BROAD_SPAN
+            and self.allocation not in ("fixed", "family")
+        )
 
     @property
     def pins_the_port(self) -> bool:
@@ -129,6 +142,7 @@ class Match(_Record):
             "direction": self.direction,
             "iana": self.iana,
             "note": self.note,
+            "span": self.span,
         }
 
 

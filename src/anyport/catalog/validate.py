@@ -115,7 +115,7 @@ class FileChecker:
         status = self._choice(item, "status", STATUSES, default="active")
         aliases = self._text_list(item, "aliases", max_len=200)
         categories = self._choice_list(item, "categories", CATEGORIES)
-        if "categories" in item and not categories and isinstance(item["categories"], list):
+        if "categories" in item and isinstance(item["categories"], list) and not item["categories"]:
             self.problem(item.key_lines["categories"], "categories is empty; give at least one, e.g. [web]")
         notes = self._text_list(item, "notes")
         risks = self._text_list(item, "risks")

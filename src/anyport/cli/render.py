@@ -98,10 +98,23 @@ def render_lookups(results: list[LookupResult], fmt: str | None, show_all: bool,
             _plain_lookup(out, result, show_all)
 
 
-def _shown(matches: list[Match], show_all: bool) -> tuple[list[Match], int]:
-    if show_all or len(matches) <= DEFAULT_ROWS:
-        return matches, 0
-    return matches[:DEFAULT_ROWS], len(matches) - DEFAULT_ROWS
+def _shown(matches: list[Match], show_all: bool) -> tuple[list[Match], list[Match], int]:
+    """(rows to show, broad-range matches folded into one line, rows hidden by the row limit)."""
+    if show_all:
+        return matches, [], 0
+    rows = [m for m in matches if not m.broad]
+    broad = [m for m in matches if m.broad]
+    if len(rows) > DEFAULT_ROWS:
+        return rows[:DEFAULT_ROWS], broad, len(rows) - DEFAULT_ROWS
+    return rows, broad, 0
+
+
+def _broad_line(broad: list[Match]) -> str:
+    names = list(dict.fromkeys(m.title for m in broad))
+    shown = ", ".join(names[:6]) + (", …" if len(names) > 6 else "")
+    return (
+        f"+ {len(names)} more services pick ports at run time from ranges that include it: {shown} (--all lists them)"
+    )
 
 
 def _port_label(m: Match) -> str:
@@ -109,7 +122,7 @@ def _port_label(m: Match) -> str:
 
 
 def _plain_lookup(out: TextIO, result: LookupResult, show_all: bool) -> None:
-    matches, hidden = _shown(result.matches, show_all)
+    matches, broad, hidden = _shown(result.matches, show_all)
     out.write(f"{result.query}: {len(result.matches)} match{'es' if len(result.matches) != 1 else ''}\n")
     if matches:
         rows = [
@@ -130,6 +143,8 @@ def _plain_lookup(out: TextIO, result: LookupResult, show_all: bool) -> None:
             out.write("  ".join(cells) + "  " + str(row[5]) + "\n")
     if hidden:
         out.write(f"… {hidden} more (use --all, --json or --csv)\n")
+    if broad:
+        out.write(_broad_line(broad) + "\n")
     for risk in _risks(matches):
         out.write(f"risk: {risk}\n")
     for line in result.context:
@@ -152,7 +167,7 @@ def _risks(matches: list[Match]) -> list[str]:
 def _rich_lookup(console: Any, result: LookupResult, show_all: bool) -> None:
     from rich.table import Table
 
-    matches, hidden = _shown(result.matches, show_all)
+    matches, broad, hidden = _shown(result.matches, show_all)
     table = Table(
         title=f"[bold]{_safe(result.query)}[/]  {len(result.matches)} match{'es' if len(result.matches) != 1 else ''}",
         title_justify="left",
@@ -181,6 +196,8 @@ def _rich_lookup(console: Any, result: LookupResult, show_all: bool) -> None:
         console.print(f"[bold]{_safe(result.query)}[/]: no match")
     if hidden:
         console.print(f"[dim]… {hidden} more (use --all, --json or --csv)[/]")
+    if broad:
+        console.print(f"[dim]{_safe(_broad_line(broad))}[/]")
     for risk in _risks(matches):
         console.print(f"[red]risk:[/] {_safe(risk)}")
     for line in result.context:

@@ -191,6 +191,7 @@ def _port_matches(kb: KnowledgeBase, query: Query) -> list[Match]:
         match.role = hit.role
         match.direction = hit.direction
         match.note = hit.note
+        match.span = hit.width
         match.iana = backed
         _keep_best(best, match)
     for match in _reference_matches(kb, list(best.values())):
@@ -214,6 +215,7 @@ def _port_matches(kb: KnowledgeBase, query: Query) -> list[Match]:
             why=f"IANA registers {ports}/{transport} as {name}",
             description=description,
             iana=[name],
+            span=width,
         )
         _keep_best(best, match)
     for match in _trojan_matches(kb, query):
@@ -303,10 +305,11 @@ def _reference_matches(kb: KnowledgeBase, direct: list[Match]) -> list[Match]:
                 continue
             seen.add((sid, match.transport))
             score = min(match.confidence * REFERENCE_FACTOR, 0.5) * STATUS_FACTOR.get(service.status, 1.0)
-            why = f"uses {match.title} ({match.name}), which matched: {match.why}"
+            why = f"uses {match.name}: {match.why}"
             ref_match = _service_match(service, match.transport, "reference", score, why)
             ref_match.ports = match.ports
             ref_match.allocation = match.allocation
+            ref_match.span = match.span
             found.append(ref_match)
             if depth < REFERENCE_DEPTH:
                 frontier.append((ref_match, depth + 1))
