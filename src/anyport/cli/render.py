@@ -16,7 +16,9 @@ DEFAULT_ROWS = 25
 
 
 def emit_json(data: Any, out: TextIO = sys.stdout) -> None:
-    json.dump(data, out, indent=2, ensure_ascii=False)
+    # Indented for people; compact for programs, which also lets json use its C encoder (several times faster).
+    indent = 2 if _is_terminal(out) else None
+    out.write(json.dumps(data, indent=indent, ensure_ascii=False))
     out.write("\n")
 
 

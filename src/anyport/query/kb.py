@@ -76,6 +76,33 @@ class KnowledgeBase:
             self._rows[sid] = ServiceRow(sid, row[0], row[1], row[2], json.loads(row[3])) if row else None
         return self._rows[sid]
 
+    def summaries(self, sids: list[str]) -> dict[str, ServiceRow]:
+        """Lookup views of many services in one query."""
+        missing = [sid for sid in dict.fromkeys(sids) if sid not in self._rows]
+        for start in range(0, len(missing), 500):
+            chunk = missing[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for sid, title, status, origin, summary in self.rows(
+                f"SELECT id, title, status, origin, summary FROM services WHERE id IN ({marks})", tuple(chunk)
+            ):
+                self._rows[sid] = ServiceRow(sid, title, status, origin, json.loads(summary))
+            for sid in chunk:
+                self._rows.setdefault(sid, None)
+        return {sid: row for sid in sids if (row := self._rows.get(sid)) is not None}
+
+    def referrers_of(self, sids: list[str]) -> dict[str, list[str]]:
+        """For each service id, the services that reference it (one query for all)."""
+        found: dict[str, list[str]] = {}
+        unique = list(dict.fromkeys(sids))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for ref, service in self.rows(
+                f"SELECT DISTINCT ref, service FROM refs WHERE ref IN ({marks}) ORDER BY ref, service", tuple(chunk)
+            ):
+                found.setdefault(ref, []).append(service)
+        return found
+
     def service(self, sid: str) -> Service | None:
         """The full service record."""
         cached = self._services.get(sid)

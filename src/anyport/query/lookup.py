@@ -112,12 +112,8 @@ def _catalog_hits(kb: KnowledgeBase, query: Query) -> list[_Hit]:
         f"WHERE transport IN ({marks}) AND start <= ? AND end >= ? ORDER BY service, spec, start",
         (*transports, query.end, query.start),
     )
-    hits = []
-    for row in rows:
-        service = kb.summary(row[0])
-        if service is not None:
-            hits.append(_Hit(service, row))
-    return hits
+    services = kb.summaries([row[0] for row in rows])
+    return [_Hit(services[row[0]], row) for row in rows if row[0] in services]
 
 
 def _nmap_frequency(kb: KnowledgeBase, query: Query) -> dict[tuple[str, str], float]:
@@ -293,26 +289,30 @@ def _keep_best(best: dict[tuple[str, str, str], Match], match: Match) -> None:
 def _reference_matches(kb: KnowledgeBase, direct: list[Match]) -> list[Match]:
     """Services that use a matched service through ``ref`` (NetMeeting uses LDAP...), a few levels deep."""
     found: list[Match] = []
-    frontier = [(m, 1) for m in direct if m.source in ("catalog", "local")]
+    frontier = [m for m in direct if m.source in ("catalog", "local")]
     seen = {(m.name, m.transport) for m in direct}
-    while frontier:
-        match, depth = frontier.pop(0)
-        for sid in kb.referrers(match.name):
-            if (sid, match.transport) in seen:
-                continue
-            service = kb.summary(sid)
-            if service is None:
-                continue
-            seen.add((sid, match.transport))
-            score = min(match.confidence * REFERENCE_FACTOR, 0.5) * STATUS_FACTOR.get(service.status, 1.0)
-            why = f"uses {match.name}: {match.why}"
-            ref_match = _service_match(service, match.transport, "reference", score, why)
-            ref_match.ports = match.ports
-            ref_match.allocation = match.allocation
-            ref_match.span = match.span
-            found.append(ref_match)
-            if depth < REFERENCE_DEPTH:
-                frontier.append((ref_match, depth + 1))
+    for _depth in range(REFERENCE_DEPTH):
+        if not frontier:
+            break
+        referrers = kb.referrers_of([m.name for m in frontier])
+        rows = kb.summaries([sid for sids in referrers.values() for sid in sids])
+        next_frontier = []
+        for match in frontier:
+            for sid in referrers.get(match.name, ()):
+                service = rows.get(sid)
+                if service is None or (sid, match.transport) in seen:
+                    continue
+                seen.add((sid, match.transport))
+                score = min(match.confidence * REFERENCE_FACTOR, 0.5) * STATUS_FACTOR.get(service.status, 1.0)
+                ref_match = _service_match(
+                    service, match.transport, "reference", score, f"uses {match.name}: {match.why}"
+                )
+                ref_match.ports = match.ports
+                ref_match.allocation = match.allocation
+                ref_match.span = match.span
+                found.append(ref_match)
+                next_frontier.append(ref_match)
+        frontier = next_frontier
     return found
 
 
