@@ -336,6 +336,8 @@ def render_search(result: SearchResult, fmt: str | None, out: TextIO = sys.stdou
     if not result.hits:
         lines.append(f"no service matches {result.text!r}")
     width = min(34, max((len(h.title) for h in result.hits), default=10))
+    if result.hits:
+        lines.append(f"{'SERVICE':<{width}}  {'ID':<24} PORTS")
     for hit in result.hits:
         tag = "" if hit.status == "active" else f" [{hit.status}]"
         origin = "" if hit.source == "catalog" else f" ({hit.source})"
