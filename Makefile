@@ -24,8 +24,8 @@ run: venv
 	$(BIN)/anyport search "instant messaging"
 
 lint: venv
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks tools
+	$(BIN)/ruff format --check src tests benchmarks tools
 
 types: venv
 	$(BIN)/mypy
