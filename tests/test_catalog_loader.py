@@ -164,6 +164,21 @@ def test_local_files_override_the_shipped_catalog(tmp_path: Path) -> None:
     assert catalog.overridden == ["demo"]
 
 
+def test_terminal_escapes_are_rejected() -> None:
+    found = problems_of(GOOD.replace("Demo service", '"Demo \\e[31mred\\e[0m"'))
+    assert any("demo.yaml:3: title contains control characters" in p for p in found), found
+
+
+def test_alias_bombs_are_stopped() -> None:
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+    for level in "bcdefg":
+        previous = chr(ord(level) - 1)
+        bomb += f"{level}: &{level} [*{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}, *{previous}]\n"
+    bomb += "services: [*g]\n"
+    found = problems_of(bomb)
+    assert any("expands to more than" in p for p in found), found
+
+
 def test_not_utf8_is_a_clear_problem(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_bytes(b"services:\n  - id: caf\xe9\n")

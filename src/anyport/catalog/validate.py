@@ -353,8 +353,8 @@ class FileChecker:
         text = _clean(value)
         if len(text) > max_len:
             self.problem(line, f"{key} is {len(text)} characters long; keep it under {max_len}")
-        if "\x00" in text:
-            self.problem(line, f"{key} contains a NUL character; remove it")
+        if _has_control(text):
+            self.problem(line, f"{key} contains control characters (such as terminal escapes); remove them")
         return text
 
     def _text_list(self, item: LocatedDict, key: str, max_len: int = MAX_TEXT) -> list[str]:
@@ -377,6 +377,9 @@ class FileChecker:
             text = _clean(value)
             if len(text) > max_len:
                 self.problem(line, f"an item of {key} is {len(text)} characters long; keep it under {max_len}")
+                continue
+            if _has_control(text):
+                self.problem(line, f"an item of {key} contains control characters; remove them")
                 continue
             result.append(text)
         return result
@@ -432,3 +435,8 @@ class FileChecker:
 def _clean(text: str) -> str:
     """Fold the whitespace of folded YAML blocks into single spaces."""
     return " ".join(text.split())
+
+
+def _has_control(text: str) -> bool:
+    """Control characters (terminal escapes, NUL...) that must never reach a terminal or a page."""
+    return any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in text)

@@ -40,6 +40,9 @@ class YamlSyntaxError(Exception):
 _SCALARS = yaml.constructor.SafeConstructor()
 
 
+MAX_VALUES = 500_000  # far above any real catalog; stops alias bombs ("billion laughs") from expanding
+
+
 def read_yaml(text: str, filename: str) -> Any:
     """Parse one YAML document; mappings and lists come back located, scalars as Python values.
 
@@ -58,17 +61,22 @@ def read_yaml(text: str, filename: str) -> Any:
         raise YamlSyntaxError(Problem(filename, 1, f"YAML error: {exc}; fix the file's syntax")) from None
     if node is None:
         return None
-    return _convert(node, filename)
+    return _convert(node, filename, [0])
 
 
-def _convert(node: yaml.Node, filename: str) -> Any:
+def _convert(node: yaml.Node, filename: str, count: list[int]) -> Any:
     line = node.start_mark.line + 1
+    count[0] += 1
+    if count[0] > MAX_VALUES:
+        raise YamlSyntaxError(
+            Problem(filename, line, f"the file expands to more than {MAX_VALUES} values; remove YAML aliases (*name)")
+        )
     if isinstance(node, yaml.MappingNode):
         result = LocatedDict()
         result.line = line
         result.key_lines = {}
         for key_node, value_node in node.value:
-            key = _convert(key_node, filename)
+            key = _convert(key_node, filename, count)
             key_line = key_node.start_mark.line + 1
             if not isinstance(key, str):
                 raise YamlSyntaxError(
@@ -82,7 +90,7 @@ def _convert(node: yaml.Node, filename: str) -> Any:
                         f"duplicate key {key!r} (first on line {result.key_lines[key]}); keep only one",
                     )
                 )
-            result[key] = _convert(value_node, filename)
+            result[key] = _convert(value_node, filename, count)
             result.key_lines[key] = key_line
         return result
     if isinstance(node, yaml.SequenceNode):
@@ -90,7 +98,7 @@ def _convert(node: yaml.Node, filename: str) -> Any:
         items.line = line
         items.item_lines = []
         for item in node.value:
-            items.append(_convert(item, filename))
+            items.append(_convert(item, filename, count))
             items.item_lines.append(item.start_mark.line + 1)
         return items
     if node.tag == "tag:yaml.org,2002:timestamp":
