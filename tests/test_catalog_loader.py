@@ -254,3 +254,13 @@ def test_arbitrary_text_never_crashes_the_loader(text: str) -> None:
         assert isinstance(doc, dict)
         assert isinstance(doc.get("services"), list)
         assert len(services) == len(doc["services"])
+
+
+def test_validate_checks_catalog_ids_across_the_whole_catalog(tmp_path: Path) -> None:
+    from conftest import run_cli
+
+    write(tmp_path, "a.yaml", GOOD)
+    b = write(tmp_path, "b.yaml", GOOD.replace("Demo service", "Second demo"))
+    result = run_cli("validate", str(b), env={"ANYPORT_CATALOG_DIR": str(tmp_path)})
+    assert result.returncode == 2
+    assert f"{b}:2: duplicate id 'demo' (also at {tmp_path / 'a.yaml'}:2)" in result.stderr

@@ -82,25 +82,29 @@ def load_catalog(
 
 def _collect(files: Iterable[Path], origin: str, problems: list[Problem]) -> list[Service]:
     services: list[Service] = []
-    first_seen: dict[str, Service] = {}
     for path in files:
         found, file_problems = read_catalog_file(path, origin)
         problems.extend(file_problems)
-        for service in found:
-            if service.id in first_seen:
-                other = first_seen[service.id]
-                problems.append(
-                    Problem(
-                        service.file,
-                        service.line,
-                        f"duplicate id '{service.id}' (also at {other.file}:{other.line}); "
-                        "merge the two entries or rename one",
-                    )
-                )
-                continue
-            first_seen[service.id] = service
-            services.append(service)
-    return services
+        services.extend(found)
+    return list(_first_by_id(services, problems).values())
+
+
+def _first_by_id(services: Iterable[Service], problems: list[Problem]) -> dict[str, Service]:
+    """Services by id; a second service with an id already seen is a problem."""
+    by_id: dict[str, Service] = {}
+    for service in services:
+        other = by_id.get(service.id)
+        if other is None:
+            by_id[service.id] = service
+            continue
+        problems.append(
+            Problem(
+                service.file,
+                service.line,
+                f"duplicate id '{service.id}' (also at {other.file}:{other.line}); merge the two entries or rename one",
+            )
+        )
+    return by_id
 
 
 def check_references(services: Iterable[Service]) -> list[Problem]:
@@ -153,13 +157,13 @@ def _find_cycle(start: str, by_id: dict[str, Service]) -> list[str]:
 
 
 def validate_files(paths: Sequence[Path]) -> tuple[int, list[Problem]]:
-    """Check files the way they will be used: on their own and against the shipped catalog.
+    """Check files the way they will be used; returns the number of services found and the problems.
 
-    Returns the number of services found and the problems (empty when all is well).
+    Files of the shipped catalog must have ids unique across the whole catalog; your own files may replace
+    shipped services, and their references may point into the shipped catalog.
     """
     problems: list[Problem] = []
     found: list[Service] = []
-    shipped_paths = {Path(p).resolve() for p in shipped_catalog_files()}
     for path in paths:
         if path.is_dir():
             problems.append(Problem(str(path), 1, "is a directory; name the YAML files inside it"))
@@ -169,43 +173,13 @@ def validate_files(paths: Sequence[Path]) -> tuple[int, list[Problem]]:
         found.extend(services)
     if problems:
         return len(found), problems
-    # References may point into the shipped catalog; duplicates among the given files are errors.
-    try:
-        shipped = {s.id: s for s in _collect([Path(p) for p in shipped_catalog_files()], "catalog", [])}
-    except CatalogError:  # pragma: no cover - the shipped catalog is validated by the test suite
-        shipped = {}
-    seen: dict[str, Service] = {}
-    for service in found:
-        if service.id in seen:
-            other = seen[service.id]
-            problems.append(
-                Problem(
-                    service.file,
-                    service.line,
-                    f"duplicate id '{service.id}' (also at {other.file}:{other.line}); merge or rename one",
-                )
-            )
-        seen[service.id] = service
-    given_are_shipped = all(p.resolve() in shipped_paths for p in paths)
-    merged = dict(shipped)
-    for service in found:
-        if (
-            given_are_shipped
-            and service.id in shipped
-            and Path(shipped[service.id].file).resolve() != Path(service.file).resolve()
-        ):
-            problems.append(
-                Problem(
-                    service.file,
-                    service.line,
-                    f"duplicate id '{service.id}' (also in {shipped[service.id].file})",
-                )
-            )
-        merged[service.id] = service
-    given = {s.id for s in found}
-    problems.extend(p for p in check_references(merged.values()) if _in_given(p, given, found))
+    shipped_paths = [Path(p) for p in shipped_catalog_files()]
+    given = {p.resolve() for p in paths}
+    others = _collect([p for p in shipped_paths if p.resolve() not in given], "catalog", [])
+    if given <= {p.resolve() for p in shipped_paths}:
+        by_id = _first_by_id([*others, *found], problems)
+    else:
+        by_id = {**{s.id: s for s in others}, **_first_by_id(found, problems)}
+    given_files = {s.file for s in found}
+    problems.extend(p for p in check_references(by_id.values()) if p.file in given_files)
     return len(found), problems
-
-
-def _in_given(problem: Problem, given: set[str], found: list[Service]) -> bool:
-    return any(problem.file == s.file for s in found if s.id in given)
