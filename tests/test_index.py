@@ -12,6 +12,7 @@ import pytest
 
 from anyport.errors import DataError
 from anyport.index.store import content_hash, current_sources, ensure_index, open_index
+from anyport.query.kb import KnowledgeBase
 
 LOCAL = """\
 services:
@@ -116,9 +117,8 @@ def test_registries_are_complete(fresh_cache: Path) -> None:
 
 
 def test_nmap_frequencies_are_read_when_present(
-    fresh_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    kb: KnowledgeBase, fresh_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from anyport.query.kb import KnowledgeBase
     from anyport.query.lookup import lookup
 
     nmap = tmp_path / "nmap-services"
@@ -126,7 +126,7 @@ def test_nmap_frequencies_are_read_when_present(
         "# a tiny nmap-services in nmap's format\n"
         "jetdirect\t9100/tcp\t0.002\t# HP JetDirect card\n"
         "garbage line\n"
-        "hadoop-ipc\t9000/tcp\t0.9\t# invented to test the boost\n",
+        "sonarqube\t9000/tcp\t0.9\t# invented to test the boost\n",
         "utf-8",
     )
     monkeypatch.setenv("ANYPORT_NMAP_SERVICES", str(nmap))
@@ -134,6 +134,10 @@ def test_nmap_frequencies_are_read_when_present(
     kb = KnowledgeBase(open_index(info.path), info.path)
     assert kb.nmap_available
     rows = kb.rows("SELECT name, frequency FROM nmap ORDER BY port")
-    assert rows == [("hadoop-ipc", 0.9), ("jetdirect", 0.002)]
+    assert rows == [("sonarqube", 0.9), ("jetdirect", 0.002)]
     result = lookup(kb, "9000/tcp")
     assert all(m.source != "nmap" for m in result.matches)  # a ranking signal only
+    boosted = next(m for m in result.matches if m.name == "sonarqube")
+    plain = next(m for m in lookup(kb, "9000/tcp").matches if m.name == "sonarqube")
+    assert boosted.confidence == pytest.approx(plain.confidence + 0.05)
+    assert result.matches[0].name == "sonarqube"
