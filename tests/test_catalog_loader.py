@@ -124,7 +124,18 @@ def test_duplicate_keys_are_errors() -> None:
     assert found[0].startswith("demo.yaml:4: duplicate key 'title' (first on line 3)")
 
 
-@pytest.mark.parametrize("text", ["", "just a string", "- a\n- b\n", "services: 5\n", "services:\n  - 5\n"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "just a string",
+        "- a\n- b\n",
+        "services: 5\n",
+        "services:\n  - 5\n",
+        "!0",
+        "services: !!python/object:os.system x",
+    ],
+)
 def test_wrong_shapes_are_errors_not_crashes(text: str) -> None:
     assert problems_of(text)
 

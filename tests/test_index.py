@@ -131,11 +131,11 @@ def test_nmap_frequencies_are_read_when_present(
     )
     monkeypatch.setenv("ANYPORT_NMAP_SERVICES", str(nmap))
     info = ensure_index()
-    kb = KnowledgeBase(open_index(info.path), info.path)
-    assert kb.nmap_available
-    rows = kb.rows("SELECT name, frequency FROM nmap ORDER BY port")
+    with_nmap = KnowledgeBase(open_index(info.path), info.path)
+    assert with_nmap.nmap_available
+    rows = with_nmap.rows("SELECT name, frequency FROM nmap ORDER BY port")
     assert rows == [("sonarqube", 0.9), ("jetdirect", 0.002)]
-    result = lookup(kb, "9000/tcp")
+    result = lookup(with_nmap, "9000/tcp")
     assert all(m.source != "nmap" for m in result.matches)  # a ranking signal only
     boosted = next(m for m in result.matches if m.name == "sonarqube")
     plain = next(m for m in lookup(kb, "9000/tcp").matches if m.name == "sonarqube")

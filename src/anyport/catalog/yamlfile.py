@@ -61,7 +61,14 @@ def read_yaml(text: str, filename: str) -> Any:
         raise YamlSyntaxError(Problem(filename, 1, f"YAML error: {exc}; fix the file's syntax")) from None
     if node is None:
         return None
-    return _convert(node, filename, [0])
+    try:
+        return _convert(node, filename, [0])
+    except yaml.MarkedYAMLError as exc:  # e.g. an unknown tag such as !foo
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        raise YamlSyntaxError(
+            Problem(filename, line, f"YAML error: {exc.problem or exc}; remove the tag or quote the value")
+        ) from None
 
 
 def _convert(node: yaml.Node, filename: str, count: list[int]) -> Any:
