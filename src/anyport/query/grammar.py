@@ -16,10 +16,25 @@ from anyport.protocols import ip_protocol_number, keyword_table
 from anyport.vocab import TRANSPORTS
 
 MAX_QUERY = 200
-_PORTS = re.compile(r"^(?P<start>[+-]?\d+)(?:\s*-\s*(?P<end>[+-]?\d+))?(?:\s*/\s*(?P<proto>[^/\s]*))?$")
-_PROTO_FIRST = re.compile(r"^(?P<proto>[A-Za-z]+)\s*/\s*(?P<rest>.+)$")
-_DNSSD = re.compile(r"^_[A-Za-z0-9][A-Za-z0-9-]{0,62}\._(tcp|udp)(\.local\.?)?$", re.IGNORECASE)
-_SLASHED = re.compile(r"^(?P<left>[^/]+)/(?P<right>[A-Za-z]+)$")
+
+
+class _Patterns:
+    """The grammar's regular expressions, compiled on first use: ``anyport 443`` never needs them."""
+
+    def __init__(self) -> None:
+        self.ports = re.compile(r"^(?P<start>[+-]?\d+)(?:\s*-\s*(?P<end>[+-]?\d+))?(?:\s*/\s*(?P<proto>[^/\s]*))?$")
+        self.proto_first = re.compile(r"^(?P<proto>[A-Za-z]+)\s*/\s*(?P<rest>.+)$")
+        self.dnssd = re.compile(r"^_[A-Za-z0-9][A-Za-z0-9-]{0,62}\._(tcp|udp)(\.local\.?)?$", re.IGNORECASE)
+        self.slashed = re.compile(r"^(?P<left>[^/]+)/(?P<right>[A-Za-z]+)$")
+
+
+_compiled: list[_Patterns] = []
+
+
+def _patterns() -> _Patterns:
+    if not _compiled:
+        _compiled.append(_Patterns())
+    return _compiled[0]
 
 
 class Query:
@@ -73,7 +88,11 @@ def parse_query(text: str) -> Query:
         raise QueryError(f"query is {len(raw)} characters long; keep it under {MAX_QUERY}")
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in raw):
         raise QueryError("query contains control characters; type the port or name as plain text")
+    fast = _plain_port(raw)
+    if fast is not None:
+        return fast
     lowered = raw.lower()
+    patterns = _patterns()
     if lowered.startswith("ip:"):
         value = raw[3:].strip()
         number = ip_protocol_number(value)
@@ -82,16 +101,16 @@ def parse_query(text: str) -> Query:
                 f"{value!r} is not an IP protocol; use a number 0-255 or a keyword like gre, esp, ah, ospf"
             )
         return Query(raw, "ip", ip_proto=number, name=value.lower())
-    proto_first = _PROTO_FIRST.match(raw)
+    proto_first = patterns.proto_first.match(raw)
     if proto_first and proto_first.group("proto").lower() in TRANSPORTS:
         raw_port = f"{proto_first.group('rest')}/{proto_first.group('proto')}"
         return _port_query(raw, raw_port)
-    if _PORTS.match(raw):
+    if patterns.ports.match(raw):
         return _port_query(raw, raw)
-    if _DNSSD.match(raw):
+    if patterns.dnssd.match(raw):
         service_type = lowered.removesuffix(".").removesuffix(".local")
         return Query(raw, "dnssd", name=service_type)
-    slashed = _SLASHED.match(raw)
+    slashed = patterns.slashed.match(raw)
     if slashed and slashed.group("right").lower() in TRANSPORTS:
         raise QueryError(
             f"{slashed.group('left')!r} is not a port number; write a number 0-65535 before the /, like 443/tcp"
@@ -101,8 +120,24 @@ def parse_query(text: str) -> Query:
     return Query(raw, "name", name=raw)
 
 
+def _plain_port(raw: str) -> Query | None:
+    """``443`` or ``443/tcp`` without regular expressions (the common case); None for anything else."""
+    number, slash, proto = raw.partition("/")
+    if not (number.isascii() and number.isdigit() and len(number) <= 6):
+        return None
+    port = int(number)
+    if port > 65535:
+        return None  # let the full grammar explain
+    if not slash:
+        return Query(raw, "port", start=port, end=port)
+    proto = proto.lower()
+    if proto in TRANSPORTS:
+        return Query(raw, "port", start=port, end=port, transports=(proto,))
+    return None
+
+
 def _port_query(text: str, spec: str) -> Query:
-    match = _PORTS.match(spec.strip())
+    match = _patterns().ports.match(spec.strip())
     if not match:
         raise QueryError(f"{text!r} is not a port or range; write 443, 443/tcp or 6000-6010/udp")
     start_text, end_text, proto = match.group("start"), match.group("end"), match.group("proto")
