@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint types pytest venv clean bench golden
+.PHONY: run test lint types pytest venv clean bench golden test-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,10 @@ lint: venv
 types: venv
 	$(BIN)/mypy
 
-pytest: venv
+test-deps:
+	bash scripts/install-test-deps.sh
+
+pytest: venv test-deps
 	$(BIN)/python -m pytest
 
 test: lint types pytest

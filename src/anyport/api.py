@@ -8,6 +8,10 @@ from __future__ import annotations
 from anyport.query.kb import KnowledgeBase
 from anyport.results import LookupResult, SearchHit, SearchResult, ServiceInfo
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from anyport.rules.base import Output
+
 _default: KnowledgeBase | None = None
 
 
@@ -66,3 +70,43 @@ def categories(*, kb: KnowledgeBase | None = None) -> list[tuple[str, int]]:
     from anyport.query.search import categories as _categories
 
     return _categories(kb or knowledge_base())
+
+
+def rules(
+    services: list[str],
+    *,
+    target: str = "nftables",
+    direction: str = "in",
+    action: str = "allow",
+    reject: bool = False,
+    sources: list[str] | None = None,
+    dests: list[str] | None = None,
+    interface: str = "",
+    include_dynamic: bool = False,
+    skip_optional: bool = False,
+    ipv4_only: bool = False,
+    ipv6_only: bool = False,
+    best_effort: bool = False,
+    kb: KnowledgeBase | None = None,
+) -> Output:
+    """Firewall rules for ``services`` (names or raw specs like ``tcp/8443``) on one platform."""
+    from anyport.rules.options import make_options
+    from anyport.rules.selection import select
+    from anyport.rules.targets import get_target
+
+    options = make_options(
+        direction=direction,
+        action=action,
+        reject=reject,
+        sources=sources,
+        dests=dests,
+        interface=interface,
+        include_dynamic=include_dynamic,
+        skip_optional=skip_optional,
+        ipv4_only=ipv4_only,
+        ipv6_only=ipv6_only,
+        best_effort=best_effort,
+    )
+    platform = get_target(target)  # an unknown target is reported before any work
+    selection = select(kb or knowledge_base(), services, options)
+    return platform.generate(selection, options)

@@ -88,11 +88,46 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rules(args: argparse.Namespace) -> int:
+    from anyport import api
+    from anyport.rules.targets import TARGETS, get_target
+
+    if args.list_targets:
+        for name in sorted(TARGETS):
+            print(f"{name:<12} {get_target(name).title}")
+        print("aerleon:<platform>  any platform of the aerleon library (pip install 'anyport[aerleon]')")
+        return 0
+    output = api.rules(
+        args.services,
+        target=args.target,
+        direction=args.direction,
+        action=args.action,
+        reject=args.reject,
+        sources=args.source,
+        dests=args.dest,
+        interface=args.interface,
+        include_dynamic=args.include_dynamic,
+        skip_optional=args.skip_optional,
+        ipv4_only=args.ipv4_only,
+        ipv6_only=args.ipv6_only,
+        best_effort=args.best_effort,
+    )
+    if args.output:
+        from anyport.cli.files import write_outputs
+
+        for path in write_outputs(args.output, output.files):
+            print(f"wrote {path}", file=sys.stderr)
+    else:
+        sys.stdout.write(output.text)
+    return 0
+
+
 HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "lookup": cmd_lookup,
     "service": cmd_service,
     "search": cmd_search,
     "categories": cmd_categories,
+    "rules": cmd_rules,
     "validate": cmd_validate,
     "schema": cmd_schema,
 }

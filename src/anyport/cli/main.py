@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     import argparse
     from collections.abc import Sequence
 
-COMMANDS = ("lookup", "service", "search", "categories", "validate", "schema")
+COMMANDS = ("lookup", "service", "search", "categories", "rules", "validate", "schema")
 
 DESCRIPTION = """\
 What is this port? What must I open for that service?
@@ -73,6 +73,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("categories", help="the service categories with their counts")
     _add_format(p)
+
+    p = sub.add_parser(
+        "rules",
+        help="firewall rules that open exactly what services need",
+        description="Firewall rules for services (catalog names, aliases, your own services) or raw specs "
+        "(tcp/8443, udp/5000-5010, ip:47), for one platform.",
+    )
+    p.add_argument("services", nargs="*", metavar="SERVICE", help="service names or raw specs")
+    p.add_argument("-t", "--target", default="nftables", help="platform (see --list-targets); default nftables")
+    p.add_argument("--list-targets", action="store_true", help="list the platforms and exit")
+    p.add_argument("--direction", choices=("in", "out"), default="in", help="in: reach this host; out: from it")
+    p.add_argument("--action", choices=("allow", "deny"), default="allow")
+    p.add_argument("--reject", action="store_true", help="deny by rejecting instead of dropping")
+    p.add_argument("--source", action="append", default=[], metavar="CIDR", help="only from these networks")
+    p.add_argument("--dest", action="append", default=[], metavar="CIDR", help="only to these networks")
+    p.add_argument("--interface", default="", help="only on this interface")
+    p.add_argument("--include-dynamic", action="store_true", help="also open ports picked at run time")
+    p.add_argument("--skip-optional", action="store_true", help="leave out ports only some features need")
+    family = p.add_mutually_exclusive_group()
+    family.add_argument("--ipv4-only", action="store_true")
+    family.add_argument("--ipv6-only", action="store_true")
+    p.add_argument("--best-effort", action="store_true", help="write what the platform cannot express as comments")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE (and FILE's siblings for several files)")
 
     p = sub.add_parser("validate", help="check catalog YAML files before using them")
     p.add_argument("files", nargs="+", metavar="FILE")
