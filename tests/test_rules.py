@@ -16,7 +16,7 @@ from anyport.errors import NotFoundError, QueryError
 from anyport.model import PortRange, merge_ranges
 from anyport.query.kb import KnowledgeBase
 from anyport.rules.base import RulesError, UnsupportedError
-from anyport.rules.targets import TARGETS
+from anyport.rules.targets import TARGETS, get_target
 from anyport.rules.targets.iptables import MULTIPORT_SLOTS, multiport_groups
 from conftest import run_cli
 
@@ -31,8 +31,9 @@ CASES: dict[str, tuple[list[str], dict[str, object]]] = {
     ),
     "deny-out": (["bittorrent", "irc"], {"direction": "out", "action": "deny", "reject": True}),
     "ipv4-only": (["snmp", "tftp", "ntp", "udp/5000-5010"], {"ipv4_only": True}),
+    # The administrator's request: SIP and RTP in from anywhere, SSH only from the admin network.
+    "admin": (["sip", "rtp", "ssh@192.0.2.0/24,2001:db8::/32"], {}),
 }
-EXTENSIONS = {"nftables": ".nft", "iptables": ""}
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +48,7 @@ def kb_hostile(isolated_env: dict[str, str]) -> Iterator[KnowledgeBase]:
 
 
 def golden_name(target: str, case: str, suffix: str) -> str:
-    return f"rules/{target}-{case}{EXTENSIONS.get(target, '.txt')}{suffix}"
+    return f"rules/{target}-{case}{get_target(target).suffix}{suffix}"
 
 
 def validate_nftables(path: Path) -> None:
@@ -65,6 +66,7 @@ def validate_iptables(path: Path) -> None:
     assert result.returncode == 0, result.stderr
 
 
+# Targets validated by their platform's own tool here; the others have their validators in tests/test_target_*.py.
 VALIDATORS = {"nftables": validate_nftables, "iptables": validate_iptables}
 
 

@@ -120,6 +120,28 @@ def test_sources_restrict_who_gets_in(netlab: Lab, kb: KnowledgeBase, tmp_path: 
     netlab.flush()
 
 
+@pytest.mark.parametrize("target", ["nftables", "iptables"])
+def test_services_with_their_own_sources(netlab: Lab, kb: KnowledgeBase, tmp_path: Path, target: str) -> None:
+    """SIP and RTP from anywhere, SSH only from the admin network (the client is inside it, then outside)."""
+    for admin, ssh_open in (("192.0.2.1/32,2001:db8::1/128", True), ("198.51.100.0/24,2001:db8:ffff::/48", False)):
+        options = make_options()
+        selection = select(kb, ["sip", "rtp", f"ssh@{admin}"], options)
+        output = get_target(target).generate(selection, options)
+        netlab.flush()
+        if target == "nftables":
+            netlab.load_nft(write(tmp_path, "own.nft", output.files[""]))
+        else:
+            netlab.load_iptables(write(tmp_path, "own.v4", output.files[".v4"]), write(tmp_path, "own.v6", output.files[".v6"]))
+        probes = [(f, t, p) for f in ("ipv4", "ipv6") for t, p in (("tcp", 22), ("udp", 5060), ("udp", 5004), ("tcp", 23))]
+        results = netlab.probe(probes)
+        for family in ("ipv4", "ipv6"):
+            assert results[(family, "tcp", 22)] is ssh_open, (family, admin)
+            assert results[(family, "udp", 5060)]
+            assert results[(family, "udp", 5004)]
+            assert not results[(family, "tcp", 23)]
+    netlab.flush()
+
+
 POOL = [
     "ssh",
     "http",

@@ -112,13 +112,69 @@ def cmd_rules(args: argparse.Namespace) -> int:
         ipv6_only=args.ipv6_only,
         best_effort=args.best_effort,
     )
-    if args.output:
+    _write_or_print(output.files, args.output, output.text)
+    return 0
+
+
+def _write_or_print(files: dict[str, str], output: str | None, text: str) -> None:
+    if output:
         from anyport.cli.files import write_outputs
 
-        for path in write_outputs(args.output, output.files):
+        for path in write_outputs(output, files):
             print(f"wrote {path}", file=sys.stderr)
     else:
-        sys.stdout.write(output.text)
+        sys.stdout.write(text)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from anyport.api import knowledge_base
+    from anyport.rules.export import export
+
+    output = export(knowledge_base(), args.services, args.format)
+    _write_or_print(output.files, args.output, output.text)
+    return 0
+
+
+def _rule_set_source(args: argparse.Namespace) -> tuple[str, str] | None:
+    given = [(kind, getattr(args, kind)) for kind in ("nft", "iptables", "ufw") if getattr(args, kind)]
+    if len(given) > 1:
+        from anyport.errors import QueryError
+
+        raise QueryError("give one rule set at a time: --nft, --iptables or --ufw")
+    return given[0] if given else None
+
+
+def cmd_exposure(args: argparse.Namespace) -> int:
+    from anyport.api import knowledge_base
+    from anyport.cli.render import emit_json
+    from anyport.rules.exposure import exposure
+
+    report = exposure(knowledge_base(), args.items, _rule_set_source(args))
+    if args.fmt == "json":
+        emit_json(report.to_dict())
+    elif args.fmt == "csv":
+        sys.stdout.write(report.to_csv())
+    else:
+        sys.stdout.write(report.render_text())
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from anyport.api import knowledge_base
+    from anyport.cli.render import emit_json
+    from anyport.errors import QueryError
+    from anyport.rules.audit import audit
+
+    source = _rule_set_source(args)
+    if source is None:
+        raise QueryError("give a rule set to audit: --nft FILE, --iptables FILE or --ufw FILE")
+    report = audit(knowledge_base(), source)
+    if args.fmt == "json":
+        emit_json(report.to_dict())
+    elif args.fmt == "csv":
+        sys.stdout.write(report.to_csv())
+    else:
+        sys.stdout.write(report.render_text())
     return 0
 
 
@@ -128,6 +184,9 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "search": cmd_search,
     "categories": cmd_categories,
     "rules": cmd_rules,
+    "export": cmd_export,
+    "exposure": cmd_exposure,
+    "audit": cmd_audit,
     "validate": cmd_validate,
     "schema": cmd_schema,
 }

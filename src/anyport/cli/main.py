@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     import argparse
     from collections.abc import Sequence
 
-COMMANDS = ("lookup", "service", "search", "categories", "rules", "validate", "schema")
+COMMANDS = ("lookup", "service", "search", "categories", "rules", "export", "exposure", "audit", "validate", "schema")
 
 DESCRIPTION = """\
 What is this port? What must I open for that service?
@@ -96,6 +96,34 @@ def build_parser() -> argparse.ArgumentParser:
     family.add_argument("--ipv6-only", action="store_true")
     p.add_argument("--best-effort", action="store_true", help="write what the platform cannot express as comments")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE (and FILE's siblings for several files)")
+
+    p = sub.add_parser("export", help="service definitions that other tools load (firewalld, ufw, nmap...)")
+    p.add_argument("services", nargs="+", metavar="SERVICE")
+    p.add_argument(
+        "--format",
+        required=True,
+        choices=("firewalld", "ufw", "aerleon", "capirca", "nmap-services", "json"),
+        help="the tool's own format",
+    )
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+
+    p = sub.add_parser(
+        "exposure",
+        help="what is reachable through open ports or a real rule set",
+        description="Report every known service and trojan-history port inside what is open: ports and services "
+        "given on the command line (udp/5004-65535, windows-messenger) or a rule set read from a file.",
+    )
+    p.add_argument("items", nargs="*", metavar="SPEC_OR_SERVICE", help="open ports (udp/5004-65535) or services")
+    p.add_argument("--nft", metavar="FILE", help="'nft -j list ruleset' or 'nft list ruleset' output")
+    p.add_argument("--iptables", metavar="FILE", help="'iptables-save' or 'ip6tables-save' output")
+    p.add_argument("--ufw", metavar="FILE", help="'ufw status' or 'ufw status verbose' output")
+    _add_format(p)
+
+    p = sub.add_parser("audit", help="explain an existing rule set rule by rule in service terms")
+    p.add_argument("--nft", metavar="FILE", help="'nft -j list ruleset' or 'nft list ruleset' output")
+    p.add_argument("--iptables", metavar="FILE", help="'iptables-save' or 'ip6tables-save' output")
+    p.add_argument("--ufw", metavar="FILE", help="'ufw status' or 'ufw status verbose' output")
+    _add_format(p)
 
     p = sub.add_parser("validate", help="check catalog YAML files before using them")
     p.add_argument("files", nargs="+", metavar="FILE")

@@ -59,6 +59,7 @@ class Target:
 
     name: ClassVar[str]
     title: ClassVar[str]
+    suffix: ClassVar[str] = ".txt"  # file name ending of the main output (golden files and -o use it)
     comment: ClassVar[str] = "#"
     ip_protocols: ClassVar[bool] = True  # can match IP protocols such as GRE or ESP
     helpers: ClassVar[bool] = False  # can attach conntrack helpers
@@ -66,6 +67,7 @@ class Target:
     deny: ClassVar[bool] = True
     direction_out: ClassVar[bool] = True
     interface: ClassVar[bool] = True
+    own_sources: ClassVar[bool] = False  # can give services different sources (ssh@192.0.2.0/24)
 
     def __init__(self) -> None:
         self.unsupported: list[str] = []
@@ -108,6 +110,11 @@ class Target:
             self.unsupported_item("outbound rules (this platform only filters inbound)")
         if options.interface and not self.interface:
             self.unsupported_item(f"interface {options.interface}")
+        if selection.has_own_sources and not self.own_sources:
+            owners = [r.service for r in selection.ports if r.sources]
+            owners += [p.service for p in selection.protocols if p.sources]
+            for owner in dict.fromkeys(owners):
+                self.unsupported_item(f"sources of their own for {owner} (SERVICE@CIDR); use --source")
 
     def render(self, selection: Selection, options: RuleOptions) -> dict[str, str]:
         raise NotImplementedError

@@ -10,6 +10,14 @@ from anyport.rules.base import RulesError, Target
 TARGETS: dict[str, tuple[str, str]] = {
     "nftables": ("anyport.rules.targets.nftables", "Nftables"),
     "iptables": ("anyport.rules.targets.iptables", "Iptables"),
+    "ufw": ("anyport.rules.targets.ufw", "Ufw"),
+    "firewalld": ("anyport.rules.targets.firewalld", "Firewalld"),
+    "pf": ("anyport.rules.targets.pf", "Pf"),
+    "windows": ("anyport.rules.targets.windows", "Windows"),
+    "cisco-ios": ("anyport.rules.targets.cisco_ios", "CiscoIos"),
+    "juniper-srx": ("anyport.rules.targets.juniper_srx", "JuniperSrx"),
+    "aws-sg": ("anyport.rules.targets.aws_sg", "AwsSecurityGroup"),
+    "kubernetes": ("anyport.rules.targets.kubernetes", "KubernetesNetworkPolicy"),
 }
 
 

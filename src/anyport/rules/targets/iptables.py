@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from anyport.model import PortRange
 from anyport.rules.base import Target, clean_text
-from anyport.rules.options import RuleOptions
+from anyport.rules.options import Network, RuleOptions
 from anyport.rules.selection import Selection
 
 MULTIPORT_SLOTS = 15
@@ -42,13 +42,16 @@ def _comment(text: str) -> str:
 class Iptables(Target):
     name = "iptables"
     title = "iptables / ip6tables (iptables-restore)"
+    suffix = ""  # the files are FILE.v4 and FILE.v6
     helpers = True
+    own_sources = True
     transports = ("tcp", "udp", "sctp", "dccp")
 
     def render(self, selection: Selection, options: RuleOptions) -> dict[str, str]:
         files = {}
+        groups = selection.groups(options)
         for family, suffix in (("ipv4", ".v4"), ("ipv6", ".v6")):
-            if options.family_wanted(family):
+            if any(g.family_wanted(family, options) for g in groups):
                 files[suffix] = self._file(selection, options, family)
         return files
 
@@ -106,23 +109,25 @@ class Iptables(Target):
             verdict = "REJECT"
         else:
             verdict = "DROP"
-        peers = self._peers(options, family)
-        for peer in peers:
-            for transport in selection.transports():
-                owners = sorted({p.service for p in selection.ports if p.transport == transport})
-                for group in multiport_groups(selection.merged(transport)):
-                    out.append(
-                        f"-A {chain} {iface}{peer}-p {transport} -m multiport --dports {group} "
-                        f"{_comment(' '.join(owners))} -j {verdict}"
-                    )
-            for proto in selection.protocols:
-                out.append(f"-A {chain} {iface}{peer}-p {proto.protocol} {_comment(proto.service)} -j {verdict}")
+        for group in selection.groups(options):
+            if not group.family_wanted(family, options):
+                continue
+            for peer in self._peers(group.networks(family), options.networks("dests", family)):
+                for transport in group.transports():
+                    owners = sorted({p.service for p in group.ports if p.transport == transport})
+                    for ports in multiport_groups(group.merged(transport)):
+                        out.append(
+                            f"-A {chain} {iface}{peer}-p {transport} -m multiport --dports {ports} "
+                            f"{_comment(' '.join(owners))} -j {verdict}"
+                        )
+                for proto in group.protocols:
+                    out.append(f"-A {chain} {iface}{peer}-p {proto.protocol} {_comment(proto.service)} -j {verdict}")
         out.append("COMMIT")
         return "\n".join(out) + "\n"
 
     @staticmethod
-    def _peers(options: RuleOptions, family: str) -> list[str]:
-        """Address matches: every source and destination pair of this family ('' when none are given)."""
-        sources = [f"-s {n} " for n in options.networks("sources", family)] or [""]
-        dests = [f"-d {n} " for n in options.networks("dests", family)] or [""]
-        return [s + d for s in sources for d in dests]
+    def _peers(sources: tuple[Network, ...], dests: tuple[Network, ...]) -> list[str]:
+        """Address matches: every source and destination pair ('' when none are given)."""
+        froms = [f"-s {n} " for n in sources] or [""]
+        tos = [f"-d {n} " for n in dests] or [""]
+        return [s + d for s in froms for d in tos]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from anyport.rules.base import Target, clean_text
 from anyport.rules.options import RuleOptions
-from anyport.rules.selection import Selection
+from anyport.rules.selection import HelperRule, Selection
 
 ICMP4 = "destination-unreachable, time-exceeded, parameter-problem, echo-request, echo-reply"
 
@@ -23,61 +23,49 @@ def _quote(text: str) -> str:
 class Nftables(Target):
     name = "nftables"
     title = "nftables"
+    suffix = ".nft"
     helpers = True
+    own_sources = True
 
     def render(self, selection: Selection, options: RuleOptions) -> dict[str, str]:
         table = options.name
+        groups = selection.groups(options)
         # One family only: a table of that family, so the other family's traffic is left alone.
-        v4, v6 = options.family_wanted("ipv4"), options.family_wanted("ipv6")
+        v4 = any(g.family_wanted("ipv4", options) for g in groups)
+        v6 = any(g.family_wanted("ipv6", options) for g in groups)
         family = "inet" if v4 and v6 else ("ip" if v4 else "ip6")
         out = ["#!/usr/sbin/nft -f", *self.header(selection, options), ""]
         out += [f"table {family} {table}", f"delete table {family} {table}", "", f"table {family} {table} {{"]
         hook = "input" if options.direction == "in" else "output"
-        helpers = []
-        for helper in selection.helpers:
-            families = [f for f in helper.families if options.family_wanted(f)]
-            if not families:  # SNMP and NetBIOS helpers exist for IPv4 only; over IPv6 nothing needs them
-                out.append(f"    # no {helper.kernel_name} conntrack helper for IPv6 in the kernel: not attached here")
-                continue
-            l3proto = family if len(families) == 2 else ("ip" if families == ["ipv4"] else "ip6")
-            helpers.append((helper, l3proto))
-            out += [
-                f"    ct helper {self._helper_name(helper.kernel_name, helper.transport, helper.port)} {{",
-                f'        type "{helper.kernel_name}" protocol {helper.transport}',
-                f"        l3proto {l3proto}",
-                "    }",
-            ]
-        sets = []
-        for transport in selection.transports():
-            ranges = selection.merged(transport)
-            elements = ", ".join(str(r) for r in ranges)
-            sets.append(transport)
-            out += [
-                f"    set {transport}_ports {{",
-                "        type inet_service",
-                "        flags interval",
-                f"        elements = {{ {elements} }}",
-                "    }",
-            ]
-        protocols = selection.protocol_numbers()
-        if protocols:
-            out += [
-                "    set ip_protocols {",
-                "        type inet_proto",
-                f"        elements = {{ {', '.join(str(p) for p in protocols)} }}",
-                "    }",
-            ]
-        for which in ("sources", "dests"):
-            for family, addr in (("ipv4", "ipv4_addr"), ("ipv6", "ipv6_addr")):
-                nets = options.networks(which, family)
-                if nets:
-                    out += [
-                        f"    set {which}_{family[-2:]} {{",
-                        f"        type {addr}",
-                        "        flags interval",
-                        f"        elements = {{ {', '.join(str(n) for n in nets)} }}",
-                        "    }",
-                    ]
+        helpers = self._helpers(selection, options, family, out)
+        for fam, addr in (("ipv4", "ipv4_addr"), ("ipv6", "ipv6_addr")):
+            if options.networks("dests", fam) and options.family_wanted(fam):
+                out += _set(f"dests_{fam[-2:]}", addr, [str(n) for n in options.networks("dests", fam)])
+        rules: list[str] = []
+        for group in groups:
+            tag = "" if group.index == 0 else f"_{group.index + 1}"
+            for transport in group.transports():
+                out += _set(f"{transport}_ports{tag}", "inet_service", [str(r) for r in group.merged(transport)])
+            if group.protocol_numbers():
+                out += _set(f"ip_protocols{tag}", "inet_proto", [str(p) for p in group.protocol_numbers()], False)
+            prefixes = []
+            for fam, ip, addr in (("ipv4", "ip", "ipv4_addr"), ("ipv6", "ip6", "ipv6_addr")):
+                if not group.family_wanted(fam, options):
+                    continue
+                parts = []
+                if group.sources:
+                    out += _set(f"sources_{fam[-2:]}{tag}", addr, [str(n) for n in group.networks(fam)])
+                    parts.append(f"{ip} saddr @sources_{fam[-2:]}{tag} ")
+                if options.dests:
+                    parts.append(f"{ip} daddr @dests_{fam[-2:]} ")
+                prefixes.append("".join(parts))
+            if not group.sources and not options.dests:
+                prefixes = [""]  # the table's family already says which addresses
+            for prefix in prefixes:
+                for transport in group.transports():
+                    rules.append(f"{prefix}{transport} dport @{transport}_ports{tag}")
+                if group.protocol_numbers():
+                    rules.append(f"{prefix}meta l4proto @ip_protocols{tag}")
         if helpers:
             hook_helper = "prerouting" if options.direction == "in" else "output"
             out += [
@@ -113,32 +101,38 @@ class Nftables(Target):
         match_iface = ""
         if options.interface:
             match_iface = f"{'iifname' if hook == 'input' else 'oifname'} {_quote(options.interface)} "
-        prefixes = self._address_prefixes(options)
-        for prefix in prefixes:
-            for transport in sets:
-                out.append(f"        {match_iface}{prefix}{transport} dport @{transport}_ports {verdict}")
-            if protocols:
-                out.append(f"        {match_iface}{prefix}meta l4proto @ip_protocols {verdict}")
+        out += [f"        {match_iface}{rule} {verdict}" for rule in rules]
         out += ["    }", "}", ""]
         return {"": "\n".join(out)}
+
+    def _helpers(
+        self, selection: Selection, options: RuleOptions, family: str, out: list[str]
+    ) -> list[tuple[HelperRule, str]]:
+        """Declare the ct helper objects; returns (helper, l3proto) for the ones attached."""
+        helpers = []
+        for helper in selection.helpers:
+            families = [f for f in helper.families if f in options.families]
+            families = [f for f in families if family == "inet" or (family == "ip") == (f == "ipv4")]
+            if not families:  # SNMP and NetBIOS helpers exist for IPv4 only; over IPv6 nothing needs them
+                out.append(f"    # no {helper.kernel_name} conntrack helper for IPv6 in the kernel: not attached here")
+                continue
+            l3proto = family if len(families) == 2 else ("ip" if families == ["ipv4"] else "ip6")
+            helpers.append((helper, l3proto))
+            out += [
+                f"    ct helper {self._helper_name(helper.kernel_name, helper.transport, helper.port)} {{",
+                f'        type "{helper.kernel_name}" protocol {helper.transport}',
+                f"        l3proto {l3proto}",
+                "    }",
+            ]
+        return helpers
 
     @staticmethod
     def _helper_name(kernel_name: str, transport: str, port: int) -> str:
         return f"{kernel_name.lower().replace('.', '')}-{transport}-{port}"
 
-    @staticmethod
-    def _address_prefixes(options: RuleOptions) -> list[str]:
-        """One match prefix per address family that gets rules (``ip saddr @sources_v4 `` ...)."""
-        if not options.sources and not options.dests:
-            return [""]  # the table's family already says which addresses
-        prefixes = []
-        for family, ip in (("ipv4", "ip"), ("ipv6", "ip6")):
-            if not options.family_wanted(family):
-                continue
-            parts = []
-            if options.networks("sources", family):
-                parts.append(f"{ip} saddr @sources_{family[-2:]} ")
-            if options.networks("dests", family):
-                parts.append(f"{ip} daddr @dests_{family[-2:]} ")
-            prefixes.append("".join(parts))
-        return prefixes
+
+def _set(name: str, kind: str, elements: list[str], interval: bool = True) -> list[str]:
+    lines = [f"    set {name} {{", f"        type {kind}"]
+    if interval:
+        lines.append("        flags interval")
+    return [*lines, f"        elements = {{ {', '.join(elements)} }}", "    }"]
