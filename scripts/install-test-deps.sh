@@ -11,6 +11,8 @@ declare -A packages=(
   [ping]=iputils-ping
   [xmllint]=libxml2-utils
   [ufw]=ufw
+  [nmap]=nmap
+  [firewall-offline-cmd]=firewalld
 )
 missing=()
 for tool in "${!packages[@]}"; do
@@ -30,3 +32,7 @@ echo "install-test-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >/dev/null
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The tests drive firewalld offline; a running daemon would only get in the way.
+if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+  systemctl disable --now firewalld >/dev/null 2>&1 || true
+fi

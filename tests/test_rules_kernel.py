@@ -131,8 +131,12 @@ def test_services_with_their_own_sources(netlab: Lab, kb: KnowledgeBase, tmp_pat
         if target == "nftables":
             netlab.load_nft(write(tmp_path, "own.nft", output.files[""]))
         else:
-            netlab.load_iptables(write(tmp_path, "own.v4", output.files[".v4"]), write(tmp_path, "own.v6", output.files[".v6"]))
-        probes = [(f, t, p) for f in ("ipv4", "ipv6") for t, p in (("tcp", 22), ("udp", 5060), ("udp", 5004), ("tcp", 23))]
+            netlab.load_iptables(
+                write(tmp_path, "own.v4", output.files[".v4"]), write(tmp_path, "own.v6", output.files[".v6"])
+            )
+        probes = [
+            (f, t, p) for f in ("ipv4", "ipv6") for t, p in (("tcp", 22), ("udp", 5060), ("udp", 5004), ("tcp", 23))
+        ]
         results = netlab.probe(probes)
         for family in ("ipv4", "ipv6"):
             assert results[(family, "tcp", 22)] is ssh_open, (family, admin)

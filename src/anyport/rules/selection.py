@@ -34,8 +34,8 @@ KERNEL_HELPERS = {
     ("snmp", "udp"): "snmp",
     ("sane", "tcp"): "sane",
 }
-# Helpers the kernel has for IPv4 only (SNMP's NAT helper, NetBIOS name service broadcasts).
-IPV4_ONLY_HELPERS = {"snmp", "netbios-ns"}
+# Helpers the kernel has for IPv4 only (checked: nft refuses them in an ip6 table).
+IPV4_ONLY_HELPERS = {"snmp", "netbios-ns", "pptp", "irc"}
 
 
 @dataclass(frozen=True)
