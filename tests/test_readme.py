@@ -35,10 +35,11 @@ def run_example(command: str) -> str:
     result = run_cli(*args[1:])
     output = result.stdout + result.stderr
     for stage in pipeline[1:]:
-        assert stage[0] == "head", f"unsupported pipe in README: {stage}"
+        assert stage[0] in ("head", "tail"), f"unsupported pipe in README: {stage}"
         assert stage[1].startswith("-"), f"unsupported pipe in README: {stage}"
         lines = output.splitlines(keepends=True)
-        output = "".join(lines[: int(stage[1][1:].lstrip("n"))])
+        count = int(stage[1][1:].lstrip("n"))
+        output = "".join(lines[:count] if stage[0] == "head" else lines[-count:])
     return output
 
 
