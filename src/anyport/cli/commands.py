@@ -178,6 +178,20 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from anyport.web.serve import serve
+
+    return serve(args.host, args.port, args.workers)
+
+
+def cmd_site(args: argparse.Namespace) -> int:
+    from anyport.web.site import build_site
+
+    count = build_site(args.directory)
+    print(f"wrote {count} files to {args.directory}", file=sys.stderr)
+    return 0
+
+
 HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "lookup": cmd_lookup,
     "service": cmd_service,
@@ -187,6 +201,8 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "export": cmd_export,
     "exposure": cmd_exposure,
     "audit": cmd_audit,
+    "serve": cmd_serve,
+    "site": cmd_site,
     "validate": cmd_validate,
     "schema": cmd_schema,
 }

@@ -15,7 +15,20 @@ if TYPE_CHECKING:
     import argparse
     from collections.abc import Sequence
 
-COMMANDS = ("lookup", "service", "search", "categories", "rules", "export", "exposure", "audit", "validate", "schema")
+COMMANDS = (
+    "lookup",
+    "service",
+    "search",
+    "categories",
+    "rules",
+    "export",
+    "exposure",
+    "audit",
+    "serve",
+    "site",
+    "validate",
+    "schema",
+)
 
 DESCRIPTION = """\
 What is this port? What must I open for that service?
@@ -124,6 +137,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--iptables", metavar="FILE", help="'iptables-save' or 'ip6tables-save' output")
     p.add_argument("--ufw", metavar="FILE", help="'ufw status' or 'ufw status verbose' output")
     _add_format(p)
+
+    p = sub.add_parser("serve", help="the web page and JSON API (binds to localhost unless told otherwise)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8640, help="port to listen on (default 8640)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+
+    p = sub.add_parser("site", help="a static export of the web page (HTML and JSON) to host anywhere")
+    site = p.add_subparsers(dest="site_command", metavar="SUBCOMMAND", required=True)
+    build = site.add_parser("build", help="write the static site into DIR")
+    build.add_argument("directory", metavar="DIR")
 
     p = sub.add_parser("validate", help="check catalog YAML files before using them")
     p.add_argument("files", nargs="+", metavar="FILE")
