@@ -1,12 +1,12 @@
 # anyport: two commands set up everything on a fresh machine.
-#   make run   - create .venv if needed, install, and show anyport at work
+#   make run   - create .venv if needed, install, and start the web page on http://127.0.0.1:8640/
 #   make test  - create .venv with dev dependencies, then ruff, mypy --strict and pytest
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint types pytest venv clean bench golden test-deps
+.PHONY: run demo test lint types pytest venv clean bench golden test-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,12 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 venv: $(STAMP)
 
+# Sets up and starts the web page and API on http://127.0.0.1:8640/ (Ctrl-C stops it).
 run: venv
+	$(BIN)/anyport serve --host 127.0.0.1 --port 8640
+
+# The command line at work.
+demo: venv
 	$(BIN)/anyport --help
 	$(BIN)/anyport 6881
 	$(BIN)/anyport search "instant messaging"

@@ -44,6 +44,22 @@ def kb(isolated_env: dict[str, str]) -> Iterator[KnowledgeBase]:
     base.close()
 
 
+HOSTILE = TESTS / "data" / "hostile.yaml"
+
+
+@pytest.fixture(scope="session")
+def kb_hostile(isolated_env: dict[str, str]) -> Iterator[KnowledgeBase]:
+    """The knowledge base plus a local service whose texts try to break every output format (tests/data/hostile.yaml)."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("ANYPORT_PATH", str(HOSTILE))
+    try:
+        base = KnowledgeBase.open()  # the index is built with the file; the variable is not needed afterwards
+    finally:
+        patch.undo()
+    yield base
+    base.close()
+
+
 def run_cli(
     *args: str, env: dict[str, str] | None = None, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:

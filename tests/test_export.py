@@ -8,7 +8,6 @@ import re
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,17 +28,6 @@ DEBIAN_PYTHON = "/usr/bin/python3"
 SERVICES = ["netmeeting", "pptp", "ftp", "sip", "irc", "transmission", "snmp", "evil-service"]
 LOCAL = "127.0.0.1"
 SUFFIX = {"firewalld": "", "ufw": ".ini", "aerleon": ".yaml", "capirca": ".svc", "nmap-services": ".txt"}
-
-
-@pytest.fixture(scope="module")
-def kb_hostile(isolated_env: dict[str, str]) -> Iterator[KnowledgeBase]:
-    """The knowledge base plus a local service whose texts try to break every output format."""
-    patch = pytest.MonkeyPatch()
-    patch.setenv("ANYPORT_PATH", str(HOSTILE))
-    base = KnowledgeBase.open()
-    yield base
-    base.close()
-    patch.undo()
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,17 +33,6 @@ CASES: dict[str, tuple[list[str], dict[str, object]]] = {
     # The administrator's request: SIP and RTP in from anywhere, SSH only from the admin network.
     "admin": (["sip", "rtp", "ssh@192.0.2.0/24,2001:db8::/32"], {}),
 }
-
-
-@pytest.fixture(scope="module")
-def kb_hostile(isolated_env: dict[str, str]) -> Iterator[KnowledgeBase]:
-    """The knowledge base plus a local service whose texts try to break every output format."""
-    patch = pytest.MonkeyPatch()
-    patch.setenv("ANYPORT_PATH", str(HOSTILE))
-    base = KnowledgeBase.open()
-    yield base
-    base.close()
-    patch.undo()
 
 
 def golden_name(target: str, case: str, suffix: str) -> str:

@@ -11,7 +11,6 @@ import importlib
 import re
 import sys
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,22 +28,12 @@ from anyport.rules.targets import get_target
 pytest.importorskip("aerleon", reason="aerleon (the 'aerleon' extra) is not installed: pip install 'anyport[aerleon]'")
 
 from anyport.rules.targets import aerleon_bridge
-from test_rules import CASES, HOSTILE
+from test_rules import CASES
 
 PLATFORMS = ("juniper", "cisco", "paloalto")
 GOLDEN = Path(__file__).resolve().parent / "golden" / "aerleon"
 HOSTILE_BITS = ("$(", "${", "`", "\\", "<script>", '"quoted"', "%s")  # the title survives only as plain words
 Ports = dict[str, set[int]]
-
-
-@pytest.fixture(scope="module")
-def kb_hostile(isolated_env: dict[str, str]) -> Iterator[KnowledgeBase]:
-    patch = pytest.MonkeyPatch()
-    patch.setenv("ANYPORT_PATH", str(HOSTILE))
-    base = KnowledgeBase.open()
-    yield base
-    base.close()
-    patch.undo()
 
 
 def expected(kb: KnowledgeBase, case: str, transports: tuple[str, ...]) -> Ports:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from anyport.rules.base import UnsupportedError
 from anyport.rules.options import RuleOptions, make_options
 from anyport.rules.selection import Selection, select
 from anyport.rules.targets.cisco_ios import MAX_REMARK, CiscoIos, ios_text
-from test_rules import CASES, HOSTILE
+from test_rules import CASES
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "rules"
 NAME = r"[A-Za-z][A-Za-z0-9_-]{0,63}"
@@ -304,16 +303,6 @@ def _actual(config: Config, acl: str, family: str, action: str) -> set[tuple[str
             low, high = ace.ports or (0, 0)
             out.add((_proto_number(ace.protocol, family), sources, low, high))
     return out
-
-
-@pytest.fixture(scope="module")
-def kb_hostile(isolated_env: dict[str, str]) -> Iterator[KnowledgeBase]:
-    patch = pytest.MonkeyPatch()
-    patch.setenv("ANYPORT_PATH", str(HOSTILE))
-    base = KnowledgeBase.open()
-    yield base
-    base.close()
-    patch.undo()
 
 
 def golden_files() -> list[Path]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from anyport.rules.base import UnsupportedError, clean_text
 from anyport.rules.options import make_options
 from anyport.rules.selection import select
 from anyport.rules.targets.juniper_srx import JuniperSrx, ascii_text, junos_name, junos_quote
-from test_rules import CASES, HOSTILE
+from test_rules import CASES
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "rules"
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
@@ -284,16 +283,6 @@ def _check(conf: Junos) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def kb_hostile(isolated_env: dict[str, str]) -> Iterator[KnowledgeBase]:
-    patch = pytest.MonkeyPatch()
-    patch.setenv("ANYPORT_PATH", str(HOSTILE))
-    base = KnowledgeBase.open()
-    yield base
-    base.close()
-    patch.undo()
 
 
 def golden_files() -> list[Path]:

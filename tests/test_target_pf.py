@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ipaddress
 import string
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from anyport.rules.base import UnsupportedError
 from anyport.rules.options import RuleOptions, make_options
 from anyport.rules.selection import HelperRule, PortRule, ProtocolRule, Selection, select
 from anyport.rules.targets.pf import Pf, comment_line
-from test_rules import CASES, HOSTILE
+from test_rules import CASES
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "rules"
 PF_TABLE_NAME_SIZE = 32
@@ -622,16 +621,6 @@ def parse_pf(text: str) -> Ruleset:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def kb_hostile(isolated_env: dict[str, str]) -> Iterator[KnowledgeBase]:
-    patch = pytest.MonkeyPatch()
-    patch.setenv("ANYPORT_PATH", str(HOSTILE))
-    base = KnowledgeBase.open()
-    yield base
-    base.close()
-    patch.undo()
 
 
 def golden_files() -> list[Path]:

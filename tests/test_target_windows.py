@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from anyport.rules.base import UnsupportedError
 from anyport.rules.options import Network, RuleOptions, make_options
 from anyport.rules.selection import Selection, select
 from anyport.rules.targets.windows import SINGLE_QUOTES, Windows, ps_quote
-from test_rules import CASES, HOSTILE
+from test_rules import CASES
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "rules"
 ENUMS = {
@@ -316,16 +315,6 @@ def _nodes(node, node_type: str):  # type: ignore[no-untyped-def]
 
 
 # ---------------------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def kb_hostile(isolated_env: dict[str, str]) -> Iterator[KnowledgeBase]:
-    patch = pytest.MonkeyPatch()
-    patch.setenv("ANYPORT_PATH", str(HOSTILE))
-    base = KnowledgeBase.open()
-    yield base
-    base.close()
-    patch.undo()
 
 
 def golden_files() -> list[Path]:

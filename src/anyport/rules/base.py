@@ -12,7 +12,7 @@ from typing import ClassVar
 
 from anyport import __version__
 from anyport.errors import AnyportError
-from anyport.rules.options import RuleOptions
+from anyport.rules.options import Network, RuleOptions
 from anyport.rules.selection import Selection
 
 MAX_COMMENT = 200
@@ -45,6 +45,43 @@ class Output:
         if len(self.files) == 1:
             return next(iter(self.files.values()))
         return "".join(f"# ==> {suffix} <==\n{text}" for suffix, text in self.files.items())
+
+
+# Typographic characters with a plain ASCII reading (for platforms whose configurations are ASCII only).
+ASCII_PUNCTUATION = {
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u201a": "'",
+    "\u201b": "'",
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u201e": '"',
+    "\u2013": "-",
+    "\u2014": "-",
+    "\u2015": "-",
+    "\u2026": "...",
+}
+
+
+def ascii_text(text: str, unknown: str = "?") -> str:
+    """Printable ASCII: typographic punctuation made plain, accents dropped, anything else ``unknown``."""
+    import unicodedata
+
+    out = []
+    for ch in text:
+        if ch in ASCII_PUNCTUATION:
+            out.append(ASCII_PUNCTUATION[ch])
+        elif not ch.isprintable():
+            out.append(" ")
+        elif ch.isascii():
+            out.append(ch)
+        else:
+            out.append(unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode() or unknown)
+    return "".join(out)
+
+
+def family_of(network: Network) -> str:
+    return "ipv4" if network.version == 4 else "ipv6"
 
 
 def clean_text(text: str, limit: int = MAX_COMMENT) -> str:
@@ -118,6 +155,15 @@ class Target:
 
     def render(self, selection: Selection, options: RuleOptions) -> dict[str, str]:
         raise NotImplementedError
+
+    @staticmethod
+    def networks_without_rules(selection: Selection, options: RuleOptions) -> list[Network]:
+        """Sources and destinations of an address family that no rule of this request is written for."""
+        groups = selection.groups(options)
+        unused = [n for n in options.dests if not any(g.family_wanted(family_of(n), options) for g in groups)]
+        for group in groups:
+            unused += [n for n in group.sources if not group.family_wanted(family_of(n), options)]
+        return list(dict.fromkeys(unused))
 
     def header(self, selection: Selection, options: RuleOptions) -> list[str]:
         """Comment lines: what was generated, what was included and why, what was left out, warnings."""

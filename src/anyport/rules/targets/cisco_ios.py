@@ -14,11 +14,10 @@ Text from the catalog goes only into ``!`` comments, remarks and descriptions: A
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 
 from anyport.model import PortRange
-from anyport.rules.base import Target
+from anyport.rules.base import Target, ascii_text
 from anyport.rules.options import Network, RuleOptions
 from anyport.rules.selection import RuleGroup, Selection
 
@@ -28,30 +27,11 @@ V4_PROTOCOLS = {47: "gre", 50: "esp", 51: "ahp"}
 # Keywords of IPv6 access lists (ICMP there is ICMPv6); other next headers go by number.
 V6_PROTOCOLS = {50: "esp", 51: "ahp", 58: "icmp"}
 ICMP_FAMILY = {1: "ipv4", 58: "ipv6"}
-ASCII_PUNCTUATION = {
-    "\u2018": "'",
-    "\u2019": "'",
-    "\u201c": '"',
-    "\u201d": '"',
-    "\u2013": "-",
-    "\u2014": "-",
-    "\u2026": "...",
-}
 
 
 def ios_text(text: str, limit: int = 0) -> str:
     """Printable ASCII without '?', cut to ``limit`` characters (0: no limit)."""
-    out = []
-    for ch in text:
-        if ch in ASCII_PUNCTUATION:
-            out.append(ASCII_PUNCTUATION[ch])
-        elif not ch.isprintable():
-            out.append(" ")
-        elif ch.isascii():
-            out.append(ch)
-        else:
-            out.append(unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode() or "_")
-    single = " ".join("".join(out).replace("?", "_").split())
+    single = " ".join(ascii_text(text, "_").replace("?", "_").split())
     if limit and len(single) > limit:
         single = single[: limit - 3].rstrip() + "..."
     return single

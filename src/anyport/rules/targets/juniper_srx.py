@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-import unicodedata
 
 from anyport.model import PortRange, merge_ranges
 from anyport.rules.base import Target, clean_text
+from anyport.rules.base import ascii_text as plain_ascii
 from anyport.rules.options import Network, RuleOptions
 from anyport.rules.selection import HelperRule, RuleGroup, Selection
 
@@ -34,30 +34,11 @@ ALGS = {"ftp": "ftp", "tftp": "tftp", "sip": "sip", "Q.931": "q931", "RAS": "ras
 PROTOCOLS = {1: "icmp", 47: "gre", 50: "esp", 51: "ah", 58: "icmp6"}
 ICMP_FAMILY = {1: "ipv4", 58: "ipv6"}
 ANY = {"ipv4": "any-ipv4", "ipv6": "any-ipv6"}
-ASCII_PUNCTUATION = {
-    "\u2018": "'",
-    "\u2019": "'",
-    "\u201c": '"',
-    "\u201d": '"',
-    "\u2013": "-",
-    "\u2014": "-",
-    "\u2026": "...",
-}
 
 
 def ascii_text(text: str) -> str:
     """Printable ASCII without '?' (which the CLI answers with help): accents dropped, anything else '_'."""
-    out = []
-    for ch in text:
-        if ch in ASCII_PUNCTUATION:
-            out.append(ASCII_PUNCTUATION[ch])
-        elif not ch.isprintable():
-            out.append(" ")
-        elif ch.isascii():
-            out.append(ch)
-        else:
-            out.append(unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode() or "_")
-    return "".join(out).replace("?", "_")
+    return plain_ascii(text, "_").replace("?", "_")
 
 
 def junos_quote(text: str, limit: int = 120) -> str:

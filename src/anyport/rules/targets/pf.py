@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 from anyport.model import PortRange
-from anyport.rules.base import Target
+from anyport.rules.base import Target, family_of
 from anyport.rules.options import Network, RuleOptions
 from anyport.rules.selection import RuleGroup, Selection
 
@@ -68,7 +68,7 @@ class Pf(Target):
         macros: list[str] = []
         tables: list[str] = []
         rules: list[str] = []
-        dests = [n for n in options.dests if any(g.family_wanted(_fam(n), options) for g in groups)]
+        dests = [n for n in options.dests if any(g.family_wanted(family_of(n), options) for g in groups)]
         allow = options.action == "allow"
         action = "pass" if allow else "block return" if options.reject else "block drop"
         direction = "in" if options.direction == "in" else "out"
@@ -81,7 +81,7 @@ class Pf(Target):
             tag = "" if group.index == 0 else f"_{group.index + 1}"
             source = "any"
             if group.sources:
-                nets = [n for n in group.sources if _fam(n) in families]
+                nets = [n for n in group.sources if family_of(n) in families]
                 tables.append(f"table <{base}_src{tag}> {{ {', '.join(_address(n) for n in nets)} }}")
                 source = f"<{base}_src{tag}>"
             dest = f"<{base}_dst>" if dests else "any"
@@ -137,17 +137,11 @@ class Pf(Target):
                 "# FTP data connections: pf has no helper; run ftp-proxy(8) and add its anchor "
                 '(anchor "ftp-proxy/*") to pf.conf'
             )
-        dropped = [n for n in options.dests if not any(g.family_wanted(_fam(n), options) for g in groups)]
-        for group in groups:
-            dropped += [n for n in group.sources if not group.family_wanted(_fam(n), options)]
+        dropped = self.networks_without_rules(selection, options)
         if dropped:
             notes.append(
                 "# no rules for "
-                + ", ".join(str(n) for n in dict.fromkeys(dropped))
+                + ", ".join(str(n) for n in dropped)
                 + ": this rule set has no rules of that address family"
             )
         return notes
-
-
-def _fam(net: Network) -> str:
-    return "ipv4" if net.version == 4 else "ipv6"

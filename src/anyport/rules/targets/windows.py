@@ -14,46 +14,16 @@ reported as unsupported.
 
 from __future__ import annotations
 
-import unicodedata
-
-from anyport.rules.base import Target, clean_text
+from anyport.rules.base import Target, ascii_text, clean_text, family_of
 from anyport.rules.options import Network, RuleOptions
 from anyport.rules.selection import RuleGroup, Selection
 
 # Characters PowerShell's tokenizer takes for a single quote (CharTraits.IsSingleQuote).
 SINGLE_QUOTES = "'\u2018\u2019\u201a\u201b"
-ASCII_PUNCTUATION = {
-    "\u2018": "'",
-    "\u2019": "'",
-    "\u201a": "'",
-    "\u201b": "'",
-    "\u201c": '"',
-    "\u201d": '"',
-    "\u201e": '"',
-    "\u2013": "-",
-    "\u2014": "-",
-    "\u2015": "-",
-    "\u2026": "...",
-}
 # Restricting a rule to one address family: an address range covering the whole family.
 WHOLE_FAMILY = {"ipv4": "0.0.0.0-255.255.255.255", "ipv6": "::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"}
 ICMP_FAMILY = {1: "ipv4", 58: "ipv6"}
 BROAD_PORTS = 1024  # a block covering this many ports or more gets its own warning
-
-
-def ascii_text(text: str) -> str:
-    """Printable ASCII: accents dropped, typographic punctuation made plain, anything else '?'."""
-    out = []
-    for ch in text:
-        if ch in ASCII_PUNCTUATION:
-            out.append(ASCII_PUNCTUATION[ch])
-            continue
-        if not ch.isprintable():
-            out.append(" ")
-            continue
-        plain = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()
-        out.append(plain if ch.isascii() else (plain or "?"))
-    return "".join(out)
 
 
 def ps_quote(text: str) -> str:
@@ -68,10 +38,6 @@ def ps_list(values: list[str]) -> str:
 
 def _address(net: Network) -> str:
     return str(net.network_address) if net.prefixlen == net.max_prefixlen else str(net)
-
-
-def _fam(net: Network) -> str:
-    return "ipv4" if net.version == 4 else "ipv6"
 
 
 class Windows(Target):
@@ -100,8 +66,8 @@ class Windows(Target):
             if not families:
                 continue
             tag = "" if group.index == 0 else f"-{group.index + 1}"
-            peers = [_address(n) for n in group.sources if _fam(n) in families]
-            own = [_address(n) for n in options.dests if _fam(n) in families]
+            peers = [_address(n) for n in group.sources if family_of(n) in families]
+            own = [_address(n) for n in options.dests if family_of(n) in families]
             remote, local = (peers, own) if inbound else (own, peers)
             if len(families) == 1 and not remote and not local:
                 remote = [WHOLE_FAMILY[families[0]]]  # rules match both families unless addresses say otherwise
@@ -195,13 +161,11 @@ class Windows(Target):
                 "# no conntrack helpers on Windows; its global StatefulFtp/StatefulPptp settings "
                 "(Get-NetFirewallSetting) are left as they are"
             )
-        dropped = [n for n in options.dests if not any(g.family_wanted(_fam(n), options) for g in groups)]
-        for group in groups:
-            dropped += [n for n in group.sources if not group.family_wanted(_fam(n), options)]
+        dropped = Target.networks_without_rules(selection, options)
         if dropped:
             notes.append(
                 "# no rules for "
-                + ", ".join(str(n) for n in dict.fromkeys(dropped))
+                + ", ".join(str(n) for n in dropped)
                 + ": this rule set has no rules of that address family"
             )
         return notes
