@@ -13,6 +13,7 @@ declare -A packages=(
   [ufw]=ufw
   [nmap]=nmap
   [firewall-offline-cmd]=firewalld
+  [chromium]=chromium
 )
 missing=()
 for tool in "${!packages[@]}"; do

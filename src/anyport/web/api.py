@@ -1,192 +1,391 @@
-"""The JSON API under /api/v1: the same answers as the CLI's --json, with an OpenAPI document."""
+"""The JSON API under /api/v1: the same answers as the CLI's --json, with an OpenAPI document.
+
+The response models below are the document's schemas; the endpoints return the library's own dictionaries,
+encoded once with orjson and cached per request (the index is immutable while the process runs). The models
+forbid extra fields, so a test that validates real answers against the document notices any drift.
+"""
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from anyport import __version__
-from anyport.web.app import MAX_QUERY, json_bytes, knowledge_base
+from anyport.results import MATCH_KINDS, MATCH_SOURCES
+from anyport.rules.targets import TARGETS
+from anyport.rules.targets.aerleon_bridge import PLATFORMS, REFUSED
+from anyport.vocab import ALLOCATIONS, DIRECTIONS, HELPERS, ROLES, SOURCE_KINDS, STATUSES
+from anyport.web.app import MAX_QUERY, ResponseCache, json_bytes, knowledge_base
+from anyport.web.errors import ERROR_TYPES
+from anyport.web.portmap import LEGEND as PORTMAP_LEGEND
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
-CACHE_SIZE = 4096
-TRANSPORTS = ("tcp", "udp", "sctp", "dccp", "ip")
+TARGET_NAMES = (*TARGETS, *(f"aerleon:{key}" for key in PLATFORMS if key not in REFUSED))
+LIST_PARAMS = frozenset({"category", "service", "source", "dest"})
+MAX_ITEMS = 50
 
 
-class ErrorDetail(BaseModel):
-    status: int
-    type: str
-    message: str
+def _extra(enum: tuple[str, ...] | list[str] | None, optional: bool) -> Callable[[dict[str, Any]], None]:
+    def extra(schema: dict[str, Any]) -> None:
+        if optional:  # absent when not set (never null, and no default: absent does not mean a value)
+            schema.pop("default", None)
+            choices = schema.pop("anyOf", None)
+            if choices:
+                schema.update(next(c for c in choices if c.get("type") != "null"))
+        if enum is not None:
+            schema["enum"] = list(enum)
+
+    return extra
 
 
-class ErrorBody(BaseModel):
+def field(
+    description: str | None = None,
+    *,
+    enum: tuple[str, ...] | list[str] | None = None,
+    optional: bool = False,
+    **constraints: Any,
+) -> Any:
+    """A response field: ``enum`` lists its values, ``optional`` fields are left out when they have no value."""
+    return Field(
+        None if optional else ...,
+        description=description,
+        json_schema_extra=_extra(enum, optional),
+        **constraints,
+    )
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorDetail(Model):
+    status: int = field("the HTTP status, repeated", ge=400, le=599)
+    type: str = field("what kind of error", enum=list(ERROR_TYPES))
+    message: str = field("one line for a person; never a stack trace")
+
+
+class ErrorBody(Model):
     """The one shape of every error."""
 
     error: ErrorDetail
 
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ErrorBody, "description": "a query anyport cannot understand"},
-    404: {"model": ErrorBody, "description": "no such service"},
-    422: {"model": ErrorBody, "description": "invalid parameters, or rules the platform cannot express"},
-}
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    def meaning(status: int) -> str:
+        kinds = [f"{kind}: {text}" for kind, (code, text) in ERROR_TYPES.items() if code == status]
+        return "; ".join(kinds) or "error"
+
+    return {status: {"model": ErrorBody, "description": meaning(status)} for status in sorted(statuses)}
 
 
-class Match(BaseModel):
-    name: str
-    title: str
-    aliases: list[str]
-    transport: str
-    ports: str
-    match: str
-    source: str
-    confidence: float
-    categories: list[str]
-    description: str
-    risks: list[str]
-    why: str
-    status: str
-    allocation: str
-    role: str
-    direction: str
-    iana: list[str]
-    note: str
-    span: int
+# Every endpoint can answer these (the guard and the parameter validation run before it).
+COMMON = (400, 405, 414, 422, 500)
+TRANSPORT_NAMES = ("tcp", "udp", "sctp", "dccp")
 
 
-class LookupResponse(BaseModel):
-    query: str
-    kind: str
-    matches: list[Match]
-    context: list[str]
+# --- lookup (the stable contract of docs/json.md) --------------------------------------------------------------
 
 
-class SearchHit(BaseModel):
-    name: str
-    title: str
-    source: str
-    score: float
-    categories: list[str]
-    status: str
-    ports: str
-    description: str
+class Match(Model):
+    name: str = field("service id, IANA service name, or trojans-PORT-TRANSPORT")
+    title: str = field()
+    aliases: list[str] = field()
+    transport: str = field(enum=(*TRANSPORT_NAMES, "ip"))
+    ports: str = field("every port the service opens on that transport, e.g. 6881-6889,6969")
+    match: str = field("how it matched", enum=MATCH_KINDS)
+    source: str = field(enum=MATCH_SOURCES)
+    confidence: float = field("the ranking score", ge=0, le=1)
+    categories: list[str] = field()
+    description: str = field()
+    risks: list[str] = field()
+    why: str = field("the reason it matched")
+    status: str = field(enum=STATUSES)
+    allocation: str = field("of the matched port spec")
+    role: str = field("of the matched port spec")
+    direction: str = field("of the matched port spec")
+    iana: list[str] = field("IANA names that back the match")
+    note: str = field()
+    span: int = field("how many ports the matched spec or record covers", ge=0)
 
 
-class SearchResponse(BaseModel):
-    query: str
-    corrections: dict[str, str]
-    results: list[SearchHit]
+class LookupResponse(Model):
+    query: str = field("the query as given")
+    kind: str = field("how the query was read", enum=("port", "range", "ip", "dnssd", "name"))
+    matches: list[Match] = field("best match first")
+    context: list[str] = field("sentences about the port itself")
 
 
-class Category(BaseModel):
-    category: str
-    services: int
+# --- service ----------------------------------------------------------------------------------------------------
 
 
-class Health(BaseModel):
-    status: str
-    version: str
-    services: int
-    iana_records: int
-    index: str
+class Pair(Model):
+    ref: str = field()
+    offset: int = field()
 
 
-class PortMap(BaseModel):
-    transport: str
-    legend: dict[str, str]
-    codes: str = Field(description="65,536 characters, one per port 0-65535, each a key of legend")
+class SpecFields(Model):
+    kind: str = field(enum=("port", "ip", "ref"))
+    transport: str | None = field("kind port only", enum=TRANSPORT_NAMES, optional=True)
+    ports: str | None = field("kind port only, e.g. 6881-6889,6969", optional=True)
+    ip: int | None = field("kind ip only: the IP protocol number", optional=True, ge=0, le=255)
+    ref: str | None = field("kind ref only: the service it uses", optional=True)
+    role: str = field(enum=ROLES)
+    direction: str = field(enum=DIRECTIONS)
+    allocation: str = field(enum=ALLOCATIONS)
+    optional: bool = field()
+    uncertain: bool = field()
+    base: int | None = field("when set", optional=True)
+    helper: str | None = field("when set: the conntrack helper", enum=HELPERS, optional=True)
+    dnssd: str | None = field("when set", optional=True)
+    note: str | None = field("when set", optional=True)
+    tls: bool | None = field("when known", optional=True)
+    multicast: list[str] | None = field("when set", optional=True)
+    pair: Pair | None = field("when set", optional=True)
 
 
-class RulesResponse(BaseModel):
-    target: str
-    files: dict[str, str]
-    unsupported: list[str]
+class PortSpec(SpecFields):
+    line: int = field("line in the catalog file")
 
 
-def _cached(request: Request, key: tuple[Any, ...], make: Any) -> Response:
-    """Answers never change while the process runs (the index is immutable): cache the encoded bytes."""
-    cache: OrderedDict[tuple[Any, ...], bytes] = request.app.state.__dict__.setdefault("api_cache", OrderedDict())
-    body = cache.get(key)
+class ResolvedSpec(SpecFields):
+    service: str = field("the service the spec belongs to")
+    via: list[str] = field("the chain of references that led to it")
+
+
+class SourceRef(Model):
+    kind: str = field(enum=SOURCE_KINDS)
+    value: str = field()
+    title: str | None = field(optional=True)
+    url: str | None = field(optional=True)
+
+
+class IanaRecord(Model):
+    port: int = field(ge=0, le=65535)
+    transport: str = field()
+    name: str = field()
+    description: str = field()
+    matches_catalog: bool = field()
+
+
+class ServiceResponse(Model):
+    id: str = field()
+    title: str = field()
+    aliases: list[str] = field()
+    categories: list[str] = field()
+    status: str = field(enum=STATUSES)
+    description: str = field()
+    ports: list[PortSpec] = field()
+    notes: list[str] = field()
+    risks: list[str] = field()
+    registered: list[str] = field("IANA names the service is registered under")
+    seed: list[str] = field("rows and sections of Any Port in a Datastorm")
+    sources: list[SourceRef] = field()
+    as_of: str = field()
+    origin: str = field(enum=("catalog", "local"))
+    file: str = field("the catalog file it comes from")
+    line: int = field()
+    resolved: list[ResolvedSpec] = field("its port specs and those of the services it references")
+    warnings: list[str] = field()
+    referenced: list[str] = field("ids of the services it references")
+    iana: list[IanaRecord] = field("IANA records on its fixed ports")
+
+
+# --- search, categories, port map, health, rules ----------------------------------------------------------------
+
+
+class SearchHit(Model):
+    name: str = field()
+    title: str = field()
+    source: str = field(enum=("catalog", "local", "iana"))
+    score: float = field()
+    categories: list[str] = field()
+    status: str = field(enum=STATUSES)
+    ports: str = field()
+    description: str = field()
+
+
+class SearchResponse(Model):
+    query: str = field()
+    corrections: dict[str, str] = field("typo corrections applied: word -> word used")
+    results: list[SearchHit] = field()
+
+
+class Category(Model):
+    category: str = field()
+    services: int = field(ge=0)
+
+
+class Health(Model):
+    status: str = field(enum=("ok",))
+    version: str = field()
+    services: int = field(ge=0)
+    iana_records: int = field(ge=0)
+    index: str = field("the start of the index's content hash")
+
+
+class PortMap(Model):
+    """What ``anyport.web.portmap.port_map`` gives (keep the two in step: the schema tests compare them)."""
+
+    transport: str = field(enum=("tcp", "udp"))
+    legend: dict[str, str] = field("code -> meaning")
+    codes: str = field(
+        "65,536 characters, one per port 0-65535, each a key of legend",
+        min_length=65536,
+        max_length=65536,
+        pattern=f"^[{''.join(PORTMAP_LEGEND)}]*$",
+    )
+    counts: dict[str, int] = field("code -> how many ports have it")
+    colours: dict[str, str] = field("code -> the map's colour (#rrggbb)")
+
+
+class RulesResponse(Model):
+    target: str = field()
+    files: dict[str, str] = field('file name suffix ("" for the main file) -> contents')
+    unsupported: list[str] = field("what the platform could not express (written as comments with best_effort)")
+
+
+# --- endpoints --------------------------------------------------------------------------------------------------
+
+
+def _answer(request: Request, key: tuple[Any, ...], make: Callable[[], Any]) -> Response:
+    """The cached encoded answer, or a new one (errors are raised, never cached)."""
+    cache: ResponseCache = request.app.state.api_cache
+    body: bytes | None = cache.get(key)
     if body is None:
         body = json_bytes(make())
-        cache[key] = body
-        if len(cache) > CACHE_SIZE:
-            cache.popitem(last=False)
-    else:
-        cache.move_to_end(key)
+        cache.put(key, body, len(body))
     return Response(content=body, media_type="application/json")
 
 
-Q = Annotated[str, Query(min_length=1, max_length=MAX_QUERY, description="anything the CLI takes: 6881, 3389/tcp, ip:47, _ipp._tcp, a name")]
+def _once(request: Request) -> None:
+    """Refuse a parameter given twice unless it is a list (``?q=1&q=2`` is ambiguous, not the last one)."""
+    params = request.query_params
+    if len(params) == len(params.multi_items()):
+        return
+    seen: set[str] = set()
+    for name, _ in params.multi_items():
+        if name in seen and name not in LIST_PARAMS:
+            raise RequestValidationError(
+                [{"loc": ("query", name), "msg": "given more than once; give it once", "type": "value_error"}]
+            )
+        seen.add(name)
 
 
-@router.get("/lookup", response_model=LookupResponse, responses=ERRORS, summary="What uses a port, range, protocol or name")
+Text = Annotated[str, Field(min_length=1, max_length=MAX_QUERY)]
+Q = Annotated[
+    str,
+    Query(
+        min_length=1,
+        max_length=MAX_QUERY,
+        description="anything the CLI takes: 6881, 3389/tcp, 6000-6010/udp, ip:47, gre, _ipp._tcp, a name",
+        examples=["443"],
+    ),
+]
+
+
+@router.get(
+    "/lookup",
+    response_model=LookupResponse,
+    responses=_errors(*COMMON),
+    summary="What uses a port, range, IP protocol or name (the `anyport lookup --json` contract)",
+)
 async def lookup(request: Request, q: Q) -> Response:
     from anyport.query.lookup import lookup as run
 
-    kb = knowledge_base(request)
-    return _cached(request, ("lookup", q.strip()), lambda: run(kb, q).to_dict())
+    _once(request)
+    return _answer(request, ("lookup", q), lambda: run(knowledge_base(request), q).to_dict())
 
 
-@router.get("/service/{name}", responses=ERRORS, summary="Everything needed to open a service")
-async def service(request: Request, name: Annotated[str, PathParam(min_length=1, max_length=MAX_QUERY)]) -> Response:
+@router.get(
+    "/service/{name}",
+    response_model=ServiceResponse,
+    responses=_errors(*COMMON, 404),
+    summary="Everything needed to open a service, references resolved, with warnings",
+)
+async def service(
+    request: Request,
+    name: Annotated[str, PathParam(min_length=1, max_length=MAX_QUERY, examples=["pptp"])],
+) -> Response:
     from anyport.query.service import service_info
 
-    kb = knowledge_base(request)
-    return _cached(request, ("service", name), lambda: service_info(kb, name).to_dict())
+    _once(request)
+
+    def make() -> dict[str, Any]:
+        data = service_info(knowledge_base(request), name).to_dict()
+        # The server's own paths are nobody's business: a local file is named by its base name only.
+        if data["file"].startswith("/"):
+            data["file"] = data["file"].rsplit("/", 1)[-1]
+        return data
+
+    return _answer(request, ("service", name), make)
 
 
-@router.get("/search", response_model=SearchResponse, responses=ERRORS, summary="Find services by name or description")
+@router.get(
+    "/search",
+    response_model=SearchResponse,
+    responses=_errors(*COMMON),
+    summary="Find services by name, alias or description (typo-tolerant)",
+)
 async def search(
     request: Request,
     q: Q,
-    category: Annotated[list[str] | None, Query(max_length=64)] = None,
-    transport: Annotated[str | None, Query(pattern="^(tcp|udp|sctp|dccp|ip)$")] = None,
-    status: Annotated[str | None, Query(pattern="^(active|obsolete|defunct)$")] = None,
+    category: Annotated[list[Text] | None, Query(max_length=MAX_ITEMS, description="see /categories")] = None,
+    transport: Literal["tcp", "udp", "sctp", "dccp", "ip"] | None = None,
+    status: Literal["active", "obsolete", "defunct"] | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 20,
 ) -> Response:
     from anyport.query.search import search as run
 
-    kb = knowledge_base(request)
+    _once(request)
     key = ("search", q, tuple(category or ()), transport, status, limit)
-    return _cached(
-        request,
-        key,
-        lambda: run(kb, q, categories=category, transport=transport, status=status, limit=limit).to_dict(),
-    )
+
+    def make() -> Any:
+        kb = knowledge_base(request)
+        return run(kb, q, categories=category, transport=transport, status=status, limit=limit).to_dict()
+
+    return _answer(request, key, make)
 
 
-@router.get("/categories", response_model=list[Category], summary="Service categories with their counts")
+@router.get(
+    "/categories",
+    response_model=list[Category],
+    responses=_errors(*COMMON),
+    summary="Service categories with their counts",
+)
 async def categories(request: Request) -> Response:
     from anyport.query.search import categories as run
 
-    kb = knowledge_base(request)
-    return _cached(request, ("categories",), lambda: [{"category": c, "services": n} for c, n in run(kb)])
+    _once(request)
+    return _answer(
+        request, ("categories",), lambda: [{"category": c, "services": n} for c, n in run(knowledge_base(request))]
+    )
 
 
-@router.get("/portmap/{transport}", response_model=PortMap, responses=ERRORS, summary="What is known about every port")
-async def portmap(request: Request, transport: Annotated[str, PathParam(pattern="^(tcp|udp)$")]) -> Response:
+@router.get(
+    "/portmap/{transport}",
+    response_model=PortMap,
+    responses=_errors(*COMMON),
+    summary="What is known about every port of a transport, one character per port",
+)
+async def portmap(request: Request, transport: Literal["tcp", "udp"]) -> Response:
     from anyport.web.portmap import port_map
 
-    if transport not in ("tcp", "udp"):
-        from anyport.errors import QueryError
-
-        raise QueryError(f"the port map covers tcp and udp, not {transport!r}")
-    kb = knowledge_base(request)
-    return _cached(request, ("portmap", transport), lambda: port_map(kb, transport))
+    _once(request)
+    return _answer(request, ("portmap", transport), lambda: port_map(knowledge_base(request), transport))
 
 
-@router.get("/health", response_model=Health, summary="Liveness and the data in use")
+@router.get("/health", response_model=Health, responses=_errors(*COMMON), summary="Liveness and the data in use")
 async def health(request: Request) -> Response:
-    kb = knowledge_base(request)
+    _once(request)
 
     def make() -> dict[str, Any]:
-        meta = kb.meta()
+        meta = knowledge_base(request).meta()
         return {
             "status": "ok",
             "version": __version__,
@@ -195,32 +394,58 @@ async def health(request: Request) -> Response:
             "index": meta.get("content_hash", "")[:24],
         }
 
-    return _cached(request, ("health",), make)
+    return _answer(request, ("health",), make)
 
 
-@router.get("/rules", response_model=RulesResponse, responses=ERRORS, summary="Firewall rules for services")
+@router.get(
+    "/rules",
+    response_model=RulesResponse,
+    responses=_errors(*COMMON, 404),
+    summary="Firewall rules that open exactly what services need (`anyport rules`)",
+)
 async def rules(
     request: Request,
-    service: Annotated[list[str], Query(min_length=1, max_length=50, description="names or specs like tcp/8443")],
-    target: Annotated[str, Query(max_length=64)] = "nftables",
-    direction: Annotated[str, Query(pattern="^(in|out)$")] = "in",
-    action: Annotated[str, Query(pattern="^(allow|deny)$")] = "allow",
-    source: Annotated[list[str] | None, Query(max_length=50)] = None,
+    service: Annotated[
+        list[Text],
+        Query(min_length=1, max_length=MAX_ITEMS, description="names or specs like tcp/8443", examples=[["ssh"]]),
+    ],
+    target: Literal[TARGET_NAMES] = "nftables",  # type: ignore[valid-type]
+    direction: Literal["in", "out"] = "in",
+    action: Literal["allow", "deny"] = "allow",
+    reject: bool = False,
+    source: Annotated[list[Text] | None, Query(max_length=MAX_ITEMS, description="addresses or CIDRs")] = None,
+    dest: Annotated[list[Text] | None, Query(max_length=MAX_ITEMS, description="addresses or CIDRs")] = None,
+    interface: Annotated[str, Query(max_length=15)] = "",
+    include_dynamic: bool = False,
+    skip_optional: bool = False,
+    ipv4_only: bool = False,
+    ipv6_only: bool = False,
     best_effort: bool = False,
 ) -> Response:
     from anyport.api import rules as run
 
-    for item in service + (source or []):
-        if len(item) > MAX_QUERY:
-            from anyport.errors import QueryError
-
-            raise QueryError(f"a parameter is {len(item)} characters long; keep it under {MAX_QUERY}")
-    kb = knowledge_base(request)
-    key = ("rules", tuple(service), target, direction, action, tuple(source or ()), best_effort)
+    _once(request)
+    sources, dests = list(source or ()), list(dest or ())
+    key = ("rules", tuple(service), target, direction, action, reject, tuple(sources), tuple(dests), interface,
+           include_dynamic, skip_optional, ipv4_only, ipv6_only, best_effort)  # fmt: skip
 
     def make() -> dict[str, Any]:
-        output = run(service, target=target, direction=direction, action=action, sources=source,
-                     best_effort=best_effort, kb=kb)  # fmt: skip
+        output = run(
+            list(service),
+            target=target,
+            direction=direction,
+            action=action,
+            reject=reject,
+            sources=sources,
+            dests=dests,
+            interface=interface,
+            include_dynamic=include_dynamic,
+            skip_optional=skip_optional,
+            ipv4_only=ipv4_only,
+            ipv6_only=ipv6_only,
+            best_effort=best_effort,
+            kb=knowledge_base(request),
+        )
         return {"target": target, "files": output.files, "unsupported": output.unsupported}
 
-    return _cached(request, key, make)
+    return _answer(request, key, make)

@@ -29,6 +29,7 @@ def serve(host: str, port: int, workers: int = 1) -> int:
         port=port,
         workers=workers,
         log_level="warning",
+        access_log=False,  # nothing is written per request (errors still reach the log)
         server_header=False,
     )
     return 0
