@@ -9,6 +9,9 @@ if TYPE_CHECKING:
     import argparse
     from collections.abc import Callable
 
+    from anyport.rules.audit import AuditReport
+    from anyport.rules.exposure import ExposureReport
+
 
 def run(args: argparse.Namespace) -> int:
     return HANDLERS[args.command](args)
@@ -146,22 +149,15 @@ def _rule_set_source(args: argparse.Namespace) -> tuple[str, str] | None:
 
 def cmd_exposure(args: argparse.Namespace) -> int:
     from anyport.api import knowledge_base
-    from anyport.cli.render import emit_json
     from anyport.rules.exposure import exposure
 
     report = exposure(knowledge_base(), args.items, _rule_set_source(args))
-    if args.fmt == "json":
-        emit_json(report.to_dict())
-    elif args.fmt == "csv":
-        sys.stdout.write(report.to_csv())
-    else:
-        sys.stdout.write(report.render_text())
+    _emit_report(report, args.fmt)
     return 0
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
     from anyport.api import knowledge_base
-    from anyport.cli.render import emit_json
     from anyport.errors import QueryError
     from anyport.rules.audit import audit
 
@@ -169,13 +165,19 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if source is None:
         raise QueryError("give a rule set to audit: --nft FILE, --iptables FILE or --ufw FILE")
     report = audit(knowledge_base(), source)
-    if args.fmt == "json":
+    _emit_report(report, args.fmt)
+    return 0
+
+
+def _emit_report(report: ExposureReport | AuditReport, fmt: str | None) -> None:
+    from anyport.cli.render import emit_json
+
+    if fmt == "json":
         emit_json(report.to_dict())
-    elif args.fmt == "csv":
+    elif fmt == "csv":
         sys.stdout.write(report.to_csv())
     else:
         sys.stdout.write(report.render_text())
-    return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

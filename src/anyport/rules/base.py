@@ -122,11 +122,15 @@ class Target:
         if self.unsupported and not options.best_effort:
             raise UnsupportedError(self.name, self.unsupported)
         if self.unsupported:
-            lines = [f"{self.comment} NOT EXPRESSED on {self.title} (--best-effort):"]
-            lines += [f"{self.comment}   {clean_text(item)}" for item in self.unsupported]
-            note = "\n".join(lines) + "\n"
-            files = {suffix: _after_preamble(text, note, self.comment) for suffix, text in files.items()}
+            lines = [f"NOT EXPRESSED on {self.title} (--best-effort):"]
+            lines += [f"  {clean_text(item)}" for item in self.unsupported]
+            files = self.add_note(files, lines)
         return Output(files=files, unsupported=list(self.unsupported))
+
+    def add_note(self, files: dict[str, str], lines: list[str]) -> dict[str, str]:
+        """Put the best-effort note into the output: by default as comments after the leading comment block."""
+        note = "".join(f"{self.comment} {line}\n" for line in lines)
+        return {suffix: _after_preamble(text, note, self.comment) for suffix, text in files.items()}
 
     def check_common(self, selection: Selection, options: RuleOptions) -> None:
         for rule in selection.ports:

@@ -12,7 +12,7 @@ import json
 import re
 
 from anyport.model import PortRange
-from anyport.rules.base import Output, Target, UnsupportedError, clean_text
+from anyport.rules.base import Target, clean_text
 from anyport.rules.options import Network, RuleOptions
 from anyport.rules.selection import PortRule, Selection
 
@@ -47,18 +47,10 @@ class AwsSecurityGroup(Target):
     interface = False
     own_sources = True  # each permission carries its own CIDRs
 
-    def generate(self, selection: Selection, options: RuleOptions) -> Output:
-        """As the base does, but the best-effort note goes to the side file: JSON cannot hold it."""
-        self.unsupported = []
-        self.check_common(selection, options)
-        files = self.render(selection, options)
-        if self.unsupported and not options.best_effort:
-            raise UnsupportedError(self.name, self.unsupported)
-        if self.unsupported:
-            lines = [f"# NOT EXPRESSED on {self.title} (--best-effort):"]
-            lines += [f"#   {clean_text(item)}" for item in self.unsupported]
-            files[".txt"] += "\n".join(lines) + "\n"  # the side file is all comments: the note goes last
-        return Output(files=files, unsupported=list(self.unsupported))
+    def add_note(self, files: dict[str, str], lines: list[str]) -> dict[str, str]:
+        """JSON cannot hold the best-effort note: it goes to the end of the side file, which is all comments."""
+        files[".txt"] += "".join(f"# {line}\n" for line in lines)
+        return files
 
     def render(self, selection: Selection, options: RuleOptions) -> dict[str, str]:
         inbound = options.direction == "in"

@@ -29,7 +29,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from anyport import __version__
 from anyport.errors import AnyportError
-from anyport.rules.base import Output, Target, UnsupportedError, clean_text
+from anyport.rules.base import Target, clean_text
 from anyport.rules.options import Network, RuleOptions
 from anyport.rules.selection import HelperRule, RuleGroup, Selection
 
@@ -90,17 +90,10 @@ class Firewalld(Target):
     helpers = True
     own_sources = True
 
-    def generate(self, selection: Selection, options: RuleOptions) -> Output:
-        """As the base, but the not-expressed note is written by :meth:`render` inside the XML comment.
-
-        (The base puts it after a leading block of ``#`` lines, which would land before the XML declaration.)
-        """
-        self.unsupported = []
-        self.check_common(selection, options)
-        files = self.render(selection, options)
-        if self.unsupported and not options.best_effort:
-            raise UnsupportedError(self.name, self.unsupported)
-        return Output(files=files, unsupported=list(self.unsupported))
+    def add_note(self, files: dict[str, str], lines: list[str]) -> dict[str, str]:
+        """:meth:`render` already wrote the note inside the XML comment (a leading ``#`` block would precede the
+        XML declaration)."""
+        return files
 
     def render(self, selection: Selection, options: RuleOptions) -> dict[str, str]:
         base = self.service_name(selection, options)
