@@ -180,6 +180,43 @@ def _emit_report(report: ExposureReport | AuditReport, fmt: str | None) -> None:
         sys.stdout.write(report.render_text())
 
 
+def _columns(text: str) -> dict[str, str]:
+    from anyport.errors import QueryError
+
+    columns = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, column = part.partition("=")
+        if not sep or not name.strip() or not column.strip():
+            raise QueryError(f"--columns entry {part!r} is not NAME=COLUMN; write e.g. dst_port=dport")
+        columns[name.strip()] = column.strip()
+    return columns
+
+
+def cmd_annotate(args: argparse.Namespace) -> int:
+    from anyport.traffic.annotate import annotate_files
+
+    stats = annotate_files(args.inputs, args.output, args.format, _columns(args.columns))
+    print(stats.report(), file=sys.stderr)
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from anyport.cli.render import emit_csv, emit_json
+    from anyport.traffic.annotate import render_summary, summary_files
+
+    summary = summary_files(args.inputs, _columns(args.columns))
+    if args.fmt == "json":
+        emit_json(summary)
+    elif args.fmt == "csv":
+        entries = summary.get("by_service", [])
+        keys = ("service", "title", "flows", "bytes")
+        assert isinstance(entries, list)
+        emit_csv(keys, [[entry.get(k, "") for k in keys] for entry in entries])
+    else:
+        sys.stdout.write(render_summary(summary))
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from anyport.web.serve import serve
 
@@ -203,6 +240,8 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "export": cmd_export,
     "exposure": cmd_exposure,
     "audit": cmd_audit,
+    "annotate": cmd_annotate,
+    "summary": cmd_summary,
     "serve": cmd_serve,
     "site": cmd_site,
     "validate": cmd_validate,

@@ -24,6 +24,8 @@ COMMANDS = (
     "export",
     "exposure",
     "audit",
+    "annotate",
+    "summary",
     "serve",
     "site",
     "validate",
@@ -136,6 +138,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--nft", metavar="FILE", help="'nft -j list ruleset' or 'nft list ruleset' output")
     p.add_argument("--iptables", metavar="FILE", help="'iptables-save' or 'ip6tables-save' output")
     p.add_argument("--ufw", metavar="FILE", help="'ufw status' or 'ufw status verbose' output")
+    _add_format(p)
+
+    p = sub.add_parser(
+        "annotate",
+        help="which service produced each flow of a Zeek log, flow table or capture",
+        description="Annotate flows from Zeek conn.log (TSV or JSON), CSV flow tables or pcap/pcapng captures "
+        "(gzip too, detected from content) with service, service_port, service_proto, alternatives, "
+        "confidence and risk.",
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT")
+    p.add_argument("-o", "--output", default="-", metavar="FILE", help="write here instead of stdout")
+    p.add_argument("--format", choices=("csv", "jsonl"), default="csv", help="output format (default csv)")
+    p.add_argument("--columns", default="", metavar="MAP", help="column names of a CSV: dst_port=dport,proto=p")
+
+    p = sub.add_parser("summary", help="traffic by service, unknown ports, trojan ports and risks")
+    p.add_argument("inputs", nargs="+", metavar="INPUT")
+    p.add_argument("--columns", default="", metavar="MAP", help="column names of a CSV: dst_port=dport,proto=p")
     _add_format(p)
 
     p = sub.add_parser("serve", help="the web page and JSON API (binds to localhost unless told otherwise)")

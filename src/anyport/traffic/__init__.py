@@ -1,0 +1,1 @@
+"""Traffic annotation: which service most likely produced each flow of a Zeek conn.log or flow table."""

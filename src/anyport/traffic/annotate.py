@@ -1,0 +1,468 @@
+"""Annotate flows with the service that most likely produced them, its alternatives and its risks.
+
+Which side is the service
+-------------------------
+1. When the record knows who answered (Zeek's ``id.resp_p``; a CSV whose destination column is Zeek's
+   ``id.resp_p``/``resp_p``), the responder's port is the service port. Zeek decides that from the handshake,
+   which beats any guess from port numbers.
+2. Otherwise (flow tables whose src/dst need not be initiator/responder) each port gets a rank and the higher
+   rank is the service side:
+
+   ====  ==============================================================================================
+   4     the knowledge base knows the port from a fixed assignment (fixed port, narrow range, IANA name,
+         reference)
+   3     known only from a run-time (dynamic, negotiated, broad selected) range, outside the ephemeral range
+   2     unknown, outside the ephemeral range
+   1     known only from a run-time range, inside the ephemeral range
+   0     unknown, inside the ephemeral range (IANA's 49152-65535 or Linux's 32768-60999)
+   ====  ==============================================================================================
+
+   Ties go to the higher confidence, then to the lower port (clients pick high ports), then to the
+   destination.
+3. Flows without ports (ICMP, other IP protocols) or on a transport the table does not cover get no service.
+
+Output rows are the input fields, then ``service``, ``service_port``, ``service_proto``, ``alternatives``
+(``;``-separated ids), ``confidence`` and ``risk``. An input field with one of those names (Zeek's own
+``service`` column) is kept as ``input_<name>`` (``input_service``).
+
+Entry points (not wired to the CLI yet): :func:`annotate_files` writes annotated CSV or JSON lines and returns
+:class:`AnnotateStats`; :func:`summary_files` returns :func:`summarize`'s dict; :func:`render_summary` turns it
+into terminal text.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import time
+
+from anyport.traffic.porttable import TABLE_TRANSPORTS, PortInfo, PortTable, load_or_build
+from anyport.traffic.readers import Flow, ReadStats, read_flows
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Mapping
+    from typing import IO
+
+    from anyport.query.kb import KnowledgeBase
+
+ADDED = ("service", "service_port", "service_proto", "alternatives", "confidence", "risk")
+IANA_EPHEMERAL = (49152, 65535)
+LINUX_EPHEMERAL = (32768, 60999)
+# Zeek analyzer names that are not names in the catalog
+ZEEK_NAMES = {"ssl": "https", "krb": "kerberos", "krb_tcp": "kerberos", "dce_rpc": "msrpc", "rfb": "vnc"}
+TOP = 20
+
+
+def ephemeral(port: int) -> bool:
+    return IANA_EPHEMERAL[0] <= port <= IANA_EPHEMERAL[1] or LINUX_EPHEMERAL[0] <= port <= LINUX_EPHEMERAL[1]
+
+
+def side_rank(info: PortInfo, port: int) -> int:
+    """The rank of a port as the service side (see the module docstring)."""
+    if info.known and info.fixed:
+        return 4
+    high = ephemeral(port)
+    if info.known:
+        return 1 if high else 3
+    return 0 if high else 2
+
+
+class Annotated:
+    """One annotated flow: ``row`` is the output record."""
+
+    __slots__ = ("flow", "info", "port", "row")
+
+    def __init__(self, flow: Flow, info: PortInfo | None, port: int | None, row: dict[str, object]) -> None:
+        self.flow = flow
+        self.info = info  # None when the flow has no port to annotate
+        self.port = port
+        self.row = row
+
+
+def service_side(table: PortTable, flow: Flow) -> tuple[int | None, PortInfo | None]:
+    """(service port, what the table says of it), or (None, None) for flows without a usable port."""
+    if flow.proto not in TABLE_TRANSPORTS:
+        return None, None
+    if flow.responder_known and flow.resp_p is not None:
+        return flow.resp_p, table.get(flow.proto, flow.resp_p)
+    candidates = []
+    for order, port in enumerate((flow.resp_p, flow.orig_p)):
+        if port is None:
+            continue
+        info = table.get(flow.proto, port)
+        candidates.append((-side_rank(info, port), -info.confidence, port, order, info))
+    if not candidates:
+        return None, None
+    best = min(candidates)
+    return best[2], best[4]
+
+
+def annotate(table: PortTable, flows: Iterable[Flow]) -> Iterator[Annotated]:
+    for flow in flows:
+        port, info = service_side(table, flow)
+        row: dict[str, object] = {}
+        for key, value in flow.fields.items():
+            row[f"input_{key}" if key in ADDED else key] = value
+        row["service"] = info.service if info else ""
+        row["service_port"] = port
+        row["service_proto"] = flow.proto if port is not None else ""
+        row["alternatives"] = ";".join(info.alternatives) if info else ""
+        row["confidence"] = info.confidence if info else 0.0
+        row["risk"] = info.risk if info else ""
+        yield Annotated(flow, info, port, row)
+
+
+# -- writers ------------------------------------------------------------------------------------------------
+
+
+def write_jsonl(rows: Iterable[Annotated], out: IO[str]) -> int:
+    count = 0
+    for item in rows:
+        out.write(json.dumps(item.row, ensure_ascii=False, default=str) + "\n")
+        count += 1
+    return count
+
+
+def write_csv(rows: Iterable[Annotated], out: IO[str]) -> int:
+    """CSV with the columns of the first row (later rows from files of another layout fill what they have)."""
+    count = 0
+    writer: csv.DictWriter[str] | None = None
+    for item in rows:
+        if writer is None:
+            writer = csv.DictWriter(out, fieldnames=list(item.row), extrasaction="ignore", lineterminator="\n")
+            writer.writeheader()
+        writer.writerow({k: "" if v is None else v for k, v in item.row.items()})
+        count += 1
+    return count
+
+
+class AnnotateStats:
+    """What :func:`annotate_files` did."""
+
+    def __init__(self) -> None:
+        self.files: list[ReadStats] = []
+        self.rows = 0
+        self.identified = 0
+        self.seconds = 0.0
+        self.table_seconds = 0.0
+        self.table_built = False
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def bad(self) -> int:
+        return sum(s.bad for s in self.files)
+
+    def report(self) -> str:
+        lines = [s.report() for s in self.files]
+        lines.append(
+            f"{self.rows} flows annotated ({self.identified} with a service) in {self.seconds:.2f}s "
+            f"({self.rows_per_second:,.0f} flows/s); port table {'built' if self.table_built else 'loaded'} "
+            f"in {self.table_seconds:.3f}s"
+        )
+        return "\n".join(lines)
+
+
+def _table(kb: KnowledgeBase | None) -> PortTable:
+    from anyport.query.kb import KnowledgeBase
+
+    if kb is not None:
+        return load_or_build(kb)
+    base = KnowledgeBase.open()
+    try:
+        return load_or_build(base)
+    finally:
+        base.close()
+
+
+def _all_flows(paths: Iterable[str], stats: AnnotateStats, columns: Mapping[str, str] | None) -> Iterator[Flow]:
+    for path in paths:
+        file_stats = ReadStats(path)
+        stats.files.append(file_stats)
+        if is_capture(path):
+            yield from capture_flows(path, file_stats)
+        else:
+            yield from read_flows(path, columns, file_stats)
+
+
+def is_capture(path: str) -> bool:
+    """True for a pcap or pcapng file (by its first four bytes)."""
+    import os
+
+    if not os.path.isfile(path):
+        return False
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    if len(head) < 4:
+        return False
+    from anyport.traffic.capture import _PCAP_MAGIC, _PCAPNG_SHB
+
+    return int.from_bytes(head, "little") in _PCAP_MAGIC or int.from_bytes(head, "little") == _PCAPNG_SHB
+
+
+def capture_flows(path: str, stats: ReadStats) -> Iterator[Flow]:
+    """A capture's packets as flows (5-tuple, packets, bytes, first/last seen) in the readers' Flow shape."""
+    from anyport.traffic.capture import read_flows as read_capture
+
+    flows, capture = read_capture(path)
+    outside = capture.packets - capture.in_flows
+    stats.format = f"{capture.format or 'capture'}: {capture.packets} packets, {outside} not in any flow"
+    stats.lines = len(flows)  # one "line" per flow, so lines == records as for the log readers
+    for number, flow in enumerate(flows, 1):
+        fields: dict[str, object] = {
+            "proto": flow.protocol_name,
+            "id.orig_h": flow.client,
+            "id.orig_p": flow.client_port,
+            "id.resp_h": flow.responder,
+            "id.resp_p": flow.responder_port,
+            "packets": flow.packets,
+            "bytes": flow.bytes,
+            "first_seen": flow.first_seen,
+            "last_seen": flow.last_seen,
+        }
+        record = Flow(fields, number)
+        record.proto = flow.protocol_name
+        record.orig_h, record.orig_p = flow.client, flow.client_port
+        record.resp_h, record.resp_p = flow.responder, flow.responder_port
+        record.responder_known = flow.syn_seen  # the SYN's destination is the service; otherwise ports decide
+        record.bytes = flow.bytes
+        stats.records += 1
+        yield record
+
+
+def annotate_files(
+    paths: Iterable[str],
+    out_path: str,
+    fmt: str,
+    columns: Mapping[str, str] | None = None,
+    kb: KnowledgeBase | None = None,
+) -> AnnotateStats:
+    """Annotate every flow of ``paths`` into ``out_path`` ('-' for stdout) as ``fmt`` 'csv' or 'jsonl'."""
+    if fmt not in ("csv", "jsonl", "json"):
+        from anyport.errors import QueryError
+
+        raise QueryError(f"unknown output format {fmt!r}; use csv or jsonl")
+    stats = AnnotateStats()
+    table = _table(kb)
+    stats.table_built = table.build_seconds > 0
+    stats.table_seconds = table.build_seconds or table.load_seconds
+    started = time.perf_counter()
+
+    def counted() -> Iterator[Annotated]:
+        for item in annotate(table, _all_flows(paths, stats, columns)):
+            stats.identified += bool(item.info and item.info.service)
+            yield item
+
+    writer = write_csv if fmt == "csv" else write_jsonl
+    if out_path == "-":
+        stats.rows = writer(counted(), sys.stdout)
+    else:
+        with open(out_path, "w", encoding="utf-8", newline="") as out:
+            stats.rows = writer(counted(), out)
+    stats.seconds = time.perf_counter() - started
+    return stats
+
+
+# -- summary ------------------------------------------------------------------------------------------------
+
+
+class _Catalog:
+    """Zeek service names -> catalog ids and their ports, cached (for unusual ports and agreement)."""
+
+    def __init__(self, kb: KnowledgeBase) -> None:
+        self.kb = kb
+        self._ids: dict[str, set[str]] = {}
+        self._ports: dict[tuple[str, str], list[tuple[int, int]] | None] = {}
+
+    def ids(self, zeek_name: str) -> set[str]:
+        name = zeek_name.strip().lower()
+        if name not in self._ids:
+            name = name.removeprefix("spicy_")
+            found = {sid for sid, _kind in self.kb.resolve_name(ZEEK_NAMES.get(name, name))}
+            found |= {sid for sid, _kind in self.kb.resolve_name(name)}
+            self._ids[zeek_name.strip().lower()] = found
+        return self._ids[zeek_name.strip().lower()]
+
+    def ports(self, sid: str, transport: str) -> list[tuple[int, int]]:
+        key = (sid, transport)
+        if key not in self._ports:
+            rows = self.kb.rows("SELECT start, end FROM ranges WHERE service = ? AND transport = ?", (sid, transport))
+            self._ports[key] = [(r[0], r[1]) for r in rows]
+        return self._ports[key] or []
+
+
+def zeek_names(flow: Flow) -> list[str]:
+    return [n for n in (part.strip() for part in flow.service.split(",")) if n and n != "-"]
+
+
+def summarize(rows: Iterable[Annotated], kb: KnowledgeBase | None = None) -> dict[str, object]:
+    """Traffic by service, unknown ports, trojan-history ports, services on unusual ports, risky services.
+
+    When the flows carry Zeek's ``service`` column, ``agreement`` compares anyport's best guess with it (a flow
+    agrees when Zeek's name resolves to anyport's service; ``in_top5`` also counts the alternatives).
+    """
+    from anyport.query.kb import KnowledgeBase
+
+    own = kb is None
+    base = KnowledgeBase.open() if kb is None else kb
+    try:
+        return _summarize(rows, _Catalog(base))
+    finally:
+        if own:
+            base.close()
+
+
+def _summarize(rows: Iterable[Annotated], catalog: _Catalog) -> dict[str, object]:
+    flows = 0
+    total_bytes: int | None = None
+    no_port = 0
+    by_service: dict[str, dict[str, object]] = {}
+    unknown: dict[str, int] = {}
+    trojans: dict[str, dict[str, object]] = {}
+    unusual: dict[tuple[str, str], dict[str, object]] = {}
+    risky: dict[str, dict[str, object]] = {}
+    compared = agree = in_top = 0
+    disagreements: dict[tuple[str, str, str], int] = {}
+    for item in rows:
+        flows += 1
+        flow, info, port = item.flow, item.info, item.port
+        if flow.bytes is not None:
+            total_bytes = (total_bytes or 0) + flow.bytes
+        if info is None or port is None:
+            no_port += 1
+            continue
+        where = f"{port}/{flow.proto}"
+        if info.service:
+            entry = by_service.setdefault(
+                info.service, {"service": info.service, "title": info.title, "flows": 0, "bytes": None}
+            )
+            entry["flows"] = int(entry["flows"]) + 1  # type: ignore[call-overload]
+            if flow.bytes is not None:
+                entry["bytes"] = int(entry["bytes"] or 0) + flow.bytes  # type: ignore[call-overload]
+            if info.risk and not info.risk.startswith(f"{where} has trojan"):  # catalog risks come first
+                risk_entry = risky.setdefault(info.service, {"service": info.service, "flows": 0, "risk": info.risk})
+                risk_entry["flows"] = int(risk_entry["flows"]) + 1  # type: ignore[call-overload]
+        else:
+            unknown[where] = unknown.get(where, 0) + 1
+        if info.trojan:
+            trojan = trojans.setdefault(where, {"port": where, "flows": 0, "service": info.service})
+            trojan["flows"] = int(trojan["flows"]) + 1  # type: ignore[call-overload]
+        names = zeek_names(flow)
+        if names:
+            compared += 1
+            ids = set().union(*(catalog.ids(n) for n in names))
+            agree += info.service in ids
+            in_top += bool(ids & {info.service, *info.alternatives})
+            if info.service not in ids:
+                key = (flow.service, where, info.service or "(unknown)")
+                disagreements[key] = disagreements.get(key, 0) + 1
+            for name in names:
+                known_ids = catalog.ids(name)
+                if not known_ids:
+                    continue
+                if not any(start <= port <= end for sid in known_ids for start, end in catalog.ports(sid, flow.proto)):
+                    odd = unusual.setdefault(
+                        (name, where), {"zeek_service": name, "port": where, "flows": 0, "catalog": sorted(known_ids)}
+                    )
+                    odd["flows"] = int(odd["flows"]) + 1  # type: ignore[call-overload]
+
+    def top(values: Iterable[dict[str, object]]) -> list[dict[str, object]]:
+        return sorted(values, key=lambda e: (-int(e["flows"]), str(e.get("service") or e.get("port"))))[:TOP]  # type: ignore[call-overload]
+
+    return {
+        "flows": flows,
+        "bytes": total_bytes,
+        "without_port": no_port,
+        "by_service": top(by_service.values()),
+        "services": len(by_service),
+        "unknown_ports": top({"port": p, "flows": n} for p, n in unknown.items()),
+        "trojan_ports": top(trojans.values()),
+        "unusual_ports": top(unusual.values()),
+        "risky_services": top(risky.values()),
+        "agreement": {
+            "compared": compared,
+            "agree": agree,
+            "in_top5": in_top,
+            "rate": round(agree / compared, 4) if compared else None,
+            "disagreements": [
+                {"zeek": z, "port": p, "anyport": a, "flows": n}
+                for (z, p, a), n in sorted(disagreements.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]
+            ],
+        },
+    }
+
+
+def summary_files(
+    paths: Iterable[str], columns: Mapping[str, str] | None = None, kb: KnowledgeBase | None = None
+) -> dict[str, object]:
+    """:func:`summarize` over every flow of ``paths``; ``files`` holds each file's read statistics."""
+    from anyport.query.kb import KnowledgeBase
+
+    own = kb is None
+    base = KnowledgeBase.open() if kb is None else kb
+    try:
+        stats = AnnotateStats()
+        table = load_or_build(base)
+        summary = _summarize(annotate(table, _all_flows(paths, stats, columns)), _Catalog(base))
+        summary["files"] = [s.as_dict() for s in stats.files]
+        return summary
+    finally:
+        if own:
+            base.close()
+
+
+def _fmt_bytes(value: object) -> str:
+    if value is None:
+        return "-"
+    number = float(value)  # type: ignore[arg-type]
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if number < 1024 or unit == "GiB":
+            return f"{number:.0f} {unit}" if unit == "B" else f"{number:.1f} {unit}"
+        number /= 1024
+    return str(value)
+
+
+def render_summary(summary: Mapping[str, object]) -> str:
+    """The summary as terminal text."""
+    out = [f"{summary['flows']} flows, {_fmt_bytes(summary['bytes'])}, {summary['services']} services"]
+    for section, title in (
+        ("by_service", "traffic by service"),
+        ("unknown_ports", "unknown ports"),
+        ("trojan_ports", "ports with trojan history"),
+        ("unusual_ports", "services on unusual ports"),
+        ("risky_services", "services with risk notes"),
+    ):
+        entries = summary.get(section) or []
+        if not entries:
+            continue
+        out.append("")
+        out.append(f"{title}:")
+        for e in entries:  # type: ignore[attr-defined]
+            if section == "by_service":
+                out.append(f"  {e['flows']:>8}  {_fmt_bytes(e['bytes']):>10}  {e['service']}  ({e['title']})")
+            elif section == "unusual_ports":
+                out.append(
+                    f"  {e['flows']:>8}  {e['zeek_service']} on {e['port']} (catalog: {', '.join(e['catalog'])})"
+                )
+            elif section == "risky_services":
+                out.append(f"  {e['flows']:>8}  {e['service']}: {str(e['risk'])[:100]}")
+            else:
+                suffix = f"  {e['service']}" if e.get("service") else ""
+                out.append(f"  {e['flows']:>8}  {e['port']}{suffix}")
+    agreement = summary.get("agreement")
+    if isinstance(agreement, dict) and agreement.get("compared"):
+        out.append("")
+        out.append(
+            f"agreement with the log's own service column: {agreement['agree']}/{agreement['compared']} "
+            f"({100 * agreement['agree'] / agreement['compared']:.1f}%), "
+            f"{agreement['in_top5']} within the top 5"
+        )
+    for file in summary.get("files") or []:  # type: ignore[attr-defined]
+        if file["bad"]:
+            shown = "; ".join(f"line {x['line']}: {x['reason']}" for x in file["examples"])
+            out.append(f"{file['path']}: {file['bad']} bad lines ({shown})")
+    return "\n".join(out)

@@ -1,0 +1,343 @@
+"""A dense table of the most likely service on every (transport, port): the base of traffic annotation.
+
+``anyport.query.lookup.lookup`` on each of the 196,608 tcp/udp/sctp ports would take minutes. The table is
+built once from the index with the library's own ranking instead: the ports of a transport are cut into
+segments on which every row of ``ranges``, ``iana``, ``trojans`` and ``nmap`` that covers a port covers the
+whole segment (family bases and nmap ports are segments of their own), and lookup's ``_port_matches`` scores
+one representative port of each segment, with the same floor and order as ``lookup``. So the table answers
+exactly what ``anyport PORT/TRANSPORT`` ranks first, from about 43,000 rankings (10-30 s, over an in-memory copy
+of the index) rather than 196,608.
+
+Per port the table keeps the best service (trojan history never counts as a service), up to four ranked
+alternatives, the best match's confidence, whether that match is a fixed assignment (not a run-time range) and a
+risk text (the best service's catalog risks, then the port's trojan history). It is derived from the index and
+from lookup.py's scoring (whose hash it records), so it is cached next to the index under the index file's name
+(``index-<hash>.sqlite.porttable``) in a compact binary file: a JSON header with a string table and the distinct
+records (numbers into it), then one little-endian uint32 record number per port. Loading it takes ~20 ms.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import itertools
+import json
+import os
+import sqlite3
+import struct
+import sys
+import time
+from array import array
+
+from anyport.errors import DataError
+from anyport.query.grammar import Query
+from anyport.query.kb import KnowledgeBase
+from anyport.query.lookup import FLOOR, SOURCE_ORDER, _port_matches
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from anyport.results import Match
+
+TABLE_TRANSPORTS = ("tcp", "udp", "sctp")
+PORTS = 65536
+MAX_ALTERNATIVES = 4
+FORMAT = 3
+MAGIC = b"ANYPORT-PORTTABLE\n"
+SUFFIX = ".porttable"
+
+
+class PortInfo:
+    """What the table says about one (transport, port)."""
+
+    __slots__ = ("alternatives", "confidence", "fixed", "risk", "service", "title", "trojan")
+
+    def __init__(
+        self,
+        service: str,
+        title: str,
+        alternatives: tuple[str, ...],
+        confidence: float,
+        risk: str,
+        trojan: bool,
+        fixed: bool,
+    ) -> None:
+        self.service = service  # "" when nothing but (at most) trojan history knows the port
+        self.title = title
+        self.alternatives = alternatives
+        self.confidence = confidence
+        self.risk = risk
+        self.trojan = trojan  # the port has trojan or backdoor history
+        self.fixed = fixed  # the best match is a fixed port, narrow range, IANA name or reference, not a run-time range
+
+    @property
+    def known(self) -> bool:
+        return bool(self.service)
+
+    def __repr__(self) -> str:
+        return f"PortInfo({self.service!r}, alternatives={self.alternatives}, confidence={self.confidence})"
+
+
+_UNKNOWN = PortInfo("", "", (), 0.0, "", False, False)
+
+
+class PortTable:
+    """Dense (transport, port) -> :class:`PortInfo`; ``build_seconds``/``load_seconds`` say what it cost."""
+
+    def __init__(
+        self, records: list[list[Any]], columns: dict[str, array[int]], index_name: str, code: str = ""
+    ) -> None:
+        self._records = records
+        self.code = code or code_stamp()
+        self._infos: list[PortInfo | None] = [None] * len(records)
+        self._strings: list[str] | None = None
+        self._columns = columns
+        self.index_name = index_name
+        self.build_seconds = 0.0
+        self.load_seconds = 0.0
+        self.path = ""
+
+    def get(self, transport: str, port: int) -> PortInfo:
+        column = self._columns.get(transport.lower())
+        if column is None or not 0 <= port < PORTS:
+            return _UNKNOWN
+        number = column[port]
+        info = self._infos[number]
+        if info is None:
+            sid, title, alts, conf, risk, trojan, fixed = self._records[number]
+            if self._strings is not None:  # loaded from a file: texts are numbers into the string table
+                text = self._strings
+                sid, title, alts, risk = text[sid], text[title], [text[a] for a in alts], text[risk]
+            info = PortInfo(sid, title, tuple(alts), float(conf), risk, bool(trojan), bool(fixed))
+            self._infos[number] = info
+        return info
+
+    @property
+    def record_count(self) -> int:
+        return len(self._records)
+
+    # -- file -------------------------------------------------------------------------------------------------
+
+    def dump(self, path: str) -> None:
+        strings: dict[str, int] = {}
+
+        def ref(text: str) -> int:
+            return strings.setdefault(text, len(strings))
+
+        packed = [
+            [ref(sid), ref(title), [ref(a) for a in alts], conf, ref(risk), int(trojan), int(fixed)]
+            for sid, title, alts, conf, risk, trojan, fixed in self._records
+        ]
+        header = json.dumps(
+            {
+                "format": FORMAT,
+                "index": self.index_name,
+                "code": self.code,
+                "transports": list(self._columns),
+                "strings": list(strings),
+                "records": packed,
+            },
+            separators=(",", ":"),
+        ).encode()
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as handle:
+            handle.write(MAGIC + struct.pack("<I", len(header)) + header)
+            for transport in self._columns:
+                column = array("I", self._columns[transport])
+                if sys.byteorder != "little":
+                    column.byteswap()
+                handle.write(column.tobytes())
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str) -> PortTable:
+        started = time.perf_counter()
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read()
+            if not data.startswith(MAGIC):
+                raise ValueError("not a port table")
+            offset = len(MAGIC)
+            (size,) = struct.unpack_from("<I", data, offset)
+            offset += 4
+            collecting = gc.isenabled()
+            gc.disable()  # tens of thousands of small lists: collections during the parse triple its time
+            try:
+                header = json.loads(data[offset : offset + size])
+            finally:
+                if collecting:
+                    gc.enable()
+            offset += size
+            if header.get("format") != FORMAT:
+                raise ValueError("another format version")
+            columns = {}
+            for transport in header["transports"]:
+                column = array("I")
+                column.frombytes(data[offset : offset + 4 * PORTS])
+                if len(column) != PORTS:
+                    raise ValueError("truncated")
+                if sys.byteorder != "little":
+                    column.byteswap()
+                offset += 4 * PORTS
+                columns[transport] = column
+            records = header["records"]
+            strings = header["strings"]
+            if any(max(column) >= len(records) for column in columns.values()):
+                raise ValueError("record number out of range")
+            if records and max(max(r[0], r[1], r[4], *r[2]) for r in records) >= len(strings):
+                raise ValueError("string number out of range")
+        except (OSError, ValueError, KeyError, TypeError, struct.error) as exc:
+            raise DataError(f"the port table {path} is unreadable ({exc}); delete it and it will be rebuilt") from None
+        table = cls(records, columns, str(header["index"]), str(header.get("code", "")))
+        table._strings = [str(text) for text in strings]
+        table.path = path
+        table.load_seconds = time.perf_counter() - started
+        return table
+
+
+# -- building ---------------------------------------------------------------------------------------------
+
+
+class _PreloadedKB(KnowledgeBase):
+    """The index copied into memory, with every reference loaded once: lookup's queries at memory speed."""
+
+    def __init__(self, source: KnowledgeBase) -> None:
+        memory = sqlite3.connect(":memory:")
+        source.con.backup(memory)
+        super().__init__(memory, source.path)
+        self._referrers: dict[str, list[str]] = {}
+        for ref, service in self.rows("SELECT DISTINCT ref, service FROM refs ORDER BY ref, service"):
+            self._referrers.setdefault(ref, []).append(service)
+        self._nmap = source.nmap_available
+
+    def referrers_of(self, sids: list[str]) -> dict[str, list[str]]:
+        return {sid: self._referrers[sid] for sid in dict.fromkeys(sids) if sid in self._referrers}
+
+
+def _boundaries(kb: KnowledgeBase, transport: str) -> list[int]:
+    """Every port where the set of index rows that cover a port may change."""
+    points = {0, PORTS}
+    for start, end, base in kb.rows("SELECT start, end, base FROM ranges WHERE transport = ?", (transport,)):
+        points.update((start, end + 1))
+        if base is not None:
+            points.update((base, base + 1))
+    for start, end in kb.rows("SELECT start, end FROM iana WHERE transport = ? AND start IS NOT NULL", (transport,)):
+        points.update((start, end + 1))
+    singles = "SELECT port FROM trojans WHERE transport = ?"
+    if kb.nmap_available:
+        singles += " UNION SELECT port FROM nmap WHERE transport = ?"
+    for (port,) in kb.rows(singles, (transport,) * singles.count("?")):
+        points.update((port, port + 1))
+    return sorted(p for p in points if 0 <= p <= PORTS)
+
+
+def ranked_matches(kb: KnowledgeBase, transport: str, port: int) -> list[Match]:
+    """``lookup(kb, f"{port}/{transport}").matches`` without parsing or port context."""
+    query = Query(f"{port}/{transport}", "port", start=port, end=port, transports=(transport,))
+    matches = _port_matches(kb, query)
+    for match in matches:  # the same floor and order as lookup()
+        if match.source != "trojans":
+            match.confidence = min(1.0, max(FLOOR, match.confidence))
+    matches.sort(key=lambda m: (-m.confidence, SOURCE_ORDER.get(m.source, 9), m.title.lower(), m.transport))
+    return matches
+
+
+def _record(matches: list[Match]) -> list[object]:
+    services = [m for m in matches if m.source != "trojans"]
+    trojans = [m for m in matches if m.source == "trojans"]
+    ids: list[str] = []
+    for match in services:
+        if match.name not in ids:
+            ids.append(match.name)
+    risks: list[str] = []
+    if services:
+        risks.extend(services[0].risks)
+    for match in trojans:
+        risks.extend(match.risks)
+    best = services[0] if services else None
+    return [
+        best.name if best else "",
+        best.title if best else "",
+        ids[1 : 1 + MAX_ALTERNATIVES],
+        round(best.confidence, 3) if best else 0.0,
+        "; ".join(dict.fromkeys(risks)),
+        bool(trojans),
+        bool(best and best.match != "dynamic"),
+    ]
+
+
+def build_table(kb: KnowledgeBase) -> PortTable:
+    """Compute the table from the index (seconds, not minutes: one ranking per segment, see the docstring)."""
+    started = time.perf_counter()
+    memory = _PreloadedKB(kb)
+    try:
+        records: list[list[object]] = [_record([])]
+        numbers: dict[str, int] = {json.dumps(records[0]): 0}
+        columns: dict[str, array[int]] = {}
+        for transport in TABLE_TRANSPORTS:
+            column = array("I", bytes(4 * PORTS))
+            points = _boundaries(memory, transport)
+            for start, end in itertools.pairwise(points):
+                record = _record(ranked_matches(memory, transport, start))
+                key = json.dumps(record)
+                number = numbers.get(key)
+                if number is None:
+                    number = numbers[key] = len(records)
+                    records.append(record)
+                if number:
+                    column[start:end] = array("I", [number]) * (end - start)
+            columns[transport] = column
+    finally:
+        memory.close()
+    table = PortTable(records, columns, os.path.basename(kb.path or ""))
+    table.build_seconds = time.perf_counter() - started
+    return table
+
+
+def code_stamp() -> str:
+    """A hash of the ranking code: a table built by another version of lookup.py is rebuilt, not trusted."""
+    digest = hashlib.sha256()
+    for module in (_port_matches.__code__.co_filename, __file__):
+        try:
+            with open(module, "rb") as handle:
+                digest.update(handle.read())
+        except OSError:
+            digest.update(module.encode())
+    return digest.hexdigest()[:16]
+
+
+def table_path(index_path: str) -> str:
+    return index_path + SUFFIX
+
+
+def load_or_build(kb: KnowledgeBase) -> PortTable:
+    """The cached table for ``kb``'s index, building and caching it when missing or unreadable."""
+    if not kb.path:
+        return build_table(kb)
+    path = table_path(kb.path)
+    if os.path.isfile(path):
+        try:
+            table = PortTable.load(path)
+            if table.index_name == os.path.basename(kb.path) and table.code == code_stamp():
+                return table
+        except DataError:
+            pass
+    table = build_table(kb)
+    try:
+        table.dump(path)
+        table.path = path
+        _remove_orphans(os.path.dirname(path))
+    except OSError:
+        pass  # a read-only cache still gets a correct (just not cached) table
+    return table
+
+
+def _remove_orphans(directory: str) -> None:
+    """Drop tables whose index anyport's cache has removed."""
+    for name in os.listdir(directory):
+        if name.endswith(SUFFIX) and not os.path.exists(os.path.join(directory, name[: -len(SUFFIX)])):
+            try:
+                os.unlink(os.path.join(directory, name))
+            except OSError:
+                continue

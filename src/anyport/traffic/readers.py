@@ -1,0 +1,521 @@
+"""Streaming readers for flow logs: Zeek conn.log (TSV and JSON lines) and CSV flow tables, plain or gzip.
+
+Every reader is a generator over :class:`Flow` records with bounded memory (one line at a time, lines longer
+than ``MAX_LINE`` bytes are skipped as bad). The format is detected from the content, not the file name:
+
+* Zeek/Bro TSV: ``#separator``/``#fields``/``#types`` headers (several header blocks in one file are fine),
+  unset fields (``-`` or the ``#unset_field`` value) read as ``None``, placeholder timestamps such as
+  ``XXXXXXXXXX.XXXXXX`` kept as text. A headerless TSV in the old Bro 2.x 20-field layout (or Zeek's 21/22-field
+  ones) is recognised by its field count.
+* Zeek JSON lines: one object a line, dotted (``id.orig_p``) or nested (``{"id": {"orig_p": ...}}``) keys.
+* CSV (``,``, ``;``, tab or ``|``): common column names for protocol, ports, addresses and bytes; ``columns``
+  maps the canonical names (``proto``, ``src_port``, ``dst_port``, ``src``, ``dst``, ``service``, ``bytes``) to
+  other column names. A CSV without a port column raises :class:`~anyport.errors.DataError` naming the columns.
+
+Bad lines (wrong field count, bad port, not UTF-8, not a JSON object, a truncated gzip stream) are counted in
+:class:`ReadStats` with the first few line numbers and reasons; they are never fatal and never silently lost:
+``lines == records + bad + skipped`` always holds. An empty file, a directory, a missing file or binary garbage
+is one :class:`~anyport.errors.DataError`.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import os
+import zlib
+
+from anyport.errors import DataError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+    from typing import IO
+
+MAX_LINE = 1 << 20
+MAX_EXAMPLES = 5
+SNIFF_BYTES = 8192
+PROTO_NUMBERS = {"6": "tcp", "17": "udp", "132": "sctp", "1": "icmp", "58": "icmp6", "33": "dccp"}
+
+BRO_20 = [
+    "ts",
+    "uid",
+    "id.orig_h",
+    "id.orig_p",
+    "id.resp_h",
+    "id.resp_p",
+    "proto",
+    "service",
+    "duration",
+    "orig_bytes",
+    "resp_bytes",
+    "conn_state",
+    "local_orig",
+    "missed_bytes",
+    "history",
+    "orig_pkts",
+    "orig_ip_bytes",
+    "resp_pkts",
+    "resp_ip_bytes",
+    "tunnel_parents",
+]
+ZEEK_21 = [*BRO_20[:13], "local_resp", *BRO_20[13:]]
+ZEEK_22 = [*ZEEK_21, "ip_proto"]
+HEADERLESS = {len(layout): layout for layout in (BRO_20, ZEEK_21, ZEEK_22)}
+
+# canonical name -> column names seen in the wild (lower case); Zeek's own names say who the responder is
+CSV_COLUMNS: dict[str, tuple[str, ...]] = {
+    "proto": ("proto", "protocol", "transport", "l4_proto", "ip_protocol", "pr", "prot"),
+    "src_port": ("id.orig_p", "orig_p", "src_port", "sport", "srcport", "source_port", "src port", "spt", "sp"),
+    "dst_port": (
+        "id.resp_p",
+        "resp_p",
+        "dst_port",
+        "dport",
+        "dstport",
+        "destination_port",
+        "dest_port",
+        "dst port",
+        "dpt",
+        "dp",
+    ),
+    "src": ("id.orig_h", "orig_h", "src", "src_ip", "srcaddr", "src_addr", "source", "source_ip", "saddr", "sa"),
+    "dst": ("id.resp_h", "resp_h", "dst", "dst_ip", "dstaddr", "dst_addr", "destination", "dest_ip", "daddr", "da"),
+    "service": ("service",),
+    "bytes": ("bytes", "total_bytes", "byt", "octets", "in_bytes"),
+}
+RESPONDER_COLUMNS = {"id.resp_p", "resp_p"}
+
+
+class Flow:
+    """One flow: the input fields as read, and the normalised ones annotation needs."""
+
+    __slots__ = (
+        "bytes",
+        "fields",
+        "line",
+        "orig_h",
+        "orig_p",
+        "proto",
+        "resp_h",
+        "resp_p",
+        "responder_known",
+        "service",
+    )
+
+    def __init__(self, fields: dict[str, object], line: int) -> None:
+        self.fields = fields
+        self.line = line
+        self.proto = ""
+        self.orig_p: int | None = None  # for CSV: the source port (not necessarily the initiator)
+        self.resp_p: int | None = None
+        self.orig_h = ""
+        self.resp_h = ""
+        self.responder_known = False  # True when resp_p is the responder's port (Zeek records)
+        self.service = ""  # what the log itself says (Zeek's service column), "" when unset
+        self.bytes: int | None = None
+
+
+class ReadStats:
+    """What a reader saw: ``lines == records + bad + skipped`` (skipped: headers, comments, blank lines)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.format = ""
+        self.lines = 0
+        self.records = 0
+        self.bad = 0
+        self.skipped = 0
+        self.examples: list[tuple[int, str]] = []  # the first few bad lines: (line number, reason)
+
+    def bad_line(self, line: int, reason: str) -> None:
+        self.bad += 1
+        if len(self.examples) < MAX_EXAMPLES:
+            self.examples.append((line, reason))
+
+    def report(self) -> str:
+        text = f"{self.path}: {self.format or 'unknown'}, {self.records} flows from {self.lines} lines"
+        if self.bad:
+            shown = "; ".join(f"line {n}: {why}" for n, why in self.examples)
+            text += f", {self.bad} bad lines ({shown}{' ...' if self.bad > len(self.examples) else ''})"
+        return text
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "path": self.path,
+            "format": self.format,
+            "lines": self.lines,
+            "records": self.records,
+            "bad": self.bad,
+            "skipped": self.skipped,
+            "examples": [{"line": n, "reason": why} for n, why in self.examples],
+        }
+
+
+# -- opening and detection --------------------------------------------------------------------------------
+
+
+def _open(path: str) -> IO[bytes]:
+    if os.path.isdir(path):
+        raise DataError(f"{path} is a directory, not a flow log")
+    try:
+        handle = open(path, "rb")  # noqa: SIM115
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror}") from None
+    with handle:
+        magic = handle.read(2)
+    try:
+        if magic == b"\x1f\x8b":
+            return gzip.open(path, "rb")  # type: ignore[return-value]
+        return open(path, "rb")
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _sniff(handle: IO[bytes], path: str) -> bytes:
+    try:
+        head = handle.read(SNIFF_BYTES)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"{path}: cannot read the start of the file ({exc})") from None
+    if not head.strip():
+        raise DataError(f"{path} is empty")
+    sample = head[:4096]
+    controls = sum(1 for b in sample if b < 32 and b not in (9, 10, 13))
+    try:
+        sample.decode("utf-8")
+        undecodable = False
+    except UnicodeDecodeError as exc:
+        undecodable = exc.start < len(sample) - 4  # a character cut at the sample's end is fine
+    if b"\0" in sample or controls > len(sample) // 20 or (undecodable and _mostly_binary(sample)):
+        raise DataError(f"{path} is binary data, not a Zeek log or CSV flow table")
+    return head
+
+
+def _mostly_binary(sample: bytes) -> bool:
+    text = sample.decode("utf-8", errors="replace")
+    return text.count("\ufffd") > len(text) // 10
+
+
+def detect_format(head: bytes) -> str:
+    """'zeek', 'zeek-json' or 'csv' from the first bytes of a file."""
+    for raw in head.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        if line.startswith(b"#separator") or line.startswith(b"#fields"):
+            return "zeek"
+        if line.startswith(b"{"):
+            return "zeek-json"
+        if line.startswith(b"#"):
+            continue
+        if raw.count(b"\t") + 1 in HEADERLESS:
+            return "zeek"
+        return "csv"
+    return "csv"
+
+
+def _lines(handle: IO[bytes], stats: ReadStats, data: bytes) -> Iterator[tuple[int, str | None]]:
+    """(line number, text) for every line; text is None for a line already counted as bad."""
+    pending = data
+    while True:
+        if b"\n" in pending or len(pending) > MAX_LINE:
+            cut = pending.find(b"\n")
+            if cut < 0 or cut > MAX_LINE:
+                stats.lines += 1
+                stats.bad_line(stats.lines, f"line longer than {MAX_LINE} bytes")
+                # drop the rest of that line
+                while cut < 0:
+                    chunk = _read(handle, stats)
+                    if not chunk:
+                        return
+                    pending, cut = chunk, chunk.find(b"\n")
+                pending = pending[cut + 1 :]
+                yield stats.lines, None
+                continue
+            raw, pending = pending[:cut], pending[cut + 1 :]
+        else:
+            more = _read(handle, stats)
+            if more is None:  # truncated stream: the partial last line is lost and counted
+                if pending:
+                    stats.lines += 1
+                    stats.bad_line(stats.lines, "incomplete line at a truncated gzip stream")
+                    yield stats.lines, None
+                return
+            if more:
+                pending += more
+                continue
+            if not pending:
+                return
+            raw, pending = pending, b""
+        stats.lines += 1
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            stats.bad_line(stats.lines, f"not UTF-8 (byte {exc.start + 1})")
+            yield stats.lines, None
+            continue
+        yield stats.lines, text.rstrip("\r")
+
+
+def _read(handle: IO[bytes], stats: ReadStats) -> bytes | None:
+    """The next chunk; None (after counting it) when a gzip stream ends early or is corrupt."""
+    try:
+        return handle.read(65536)
+    except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as exc:
+        stats.bad_line(stats.lines + 1, f"gzip stream truncated or corrupt ({exc})")
+        stats.bad -= 1  # the line itself is counted by the caller
+        return None
+
+
+def read_flows(path: str, columns: Mapping[str, str] | None = None, stats: ReadStats | None = None) -> Iterator[Flow]:
+    """Every flow of ``path``, in order; ``stats`` (pass your own to read it afterwards) counts the lines.
+
+    The file is opened and its format detected on the first ``next()``; a :class:`DataError` then says why the
+    file as a whole cannot be read.
+    """
+    stats = stats if stats is not None else ReadStats(path)
+    handle = _open(path)
+    try:
+        head = _sniff(handle, path)
+        stats.format = detect_format(head)
+        lines = _lines(handle, stats, head)
+        if stats.format == "zeek":
+            yield from _zeek_tsv(lines, stats)
+        elif stats.format == "zeek-json":
+            yield from _zeek_json(lines, stats)
+        else:
+            yield from _csv(lines, stats, columns or {}, path)
+    finally:
+        handle.close()
+
+
+# -- Zeek TSV -----------------------------------------------------------------------------------------------
+
+
+def _unescape(value: str) -> str:
+    try:
+        return value.encode("latin-1").decode("unicode_escape")
+    except (UnicodeError, ValueError):
+        return value
+
+
+def _zeek_tsv(lines: Iterator[tuple[int, str | None]], stats: ReadStats) -> Iterator[Flow]:
+    separator = "\t"
+    unset = "-"
+    empty = "(empty)"
+    fields: list[str] | None = None
+    for number, text in lines:
+        if text is None:
+            continue
+        if not text.strip():
+            stats.skipped += 1
+            continue
+        if text.startswith("#"):
+            stats.skipped += 1
+            key, _, value = text.partition(" " if text.startswith("#separator") else separator)
+            if key == "#separator":
+                separator = _unescape(value.strip()) or "\t"
+            elif key == "#unset_field":
+                unset = value
+            elif key == "#empty_field":
+                empty = value
+            elif key == "#fields":
+                fields = value.split(separator)
+            continue
+        values = text.split(separator)
+        layout = fields if fields is not None else HEADERLESS.get(len(values))
+        if layout is None:
+            stats.bad_line(number, f"{len(values)} fields and no #fields header")
+            continue
+        if len(values) != len(layout):
+            stats.bad_line(number, f"expected {len(layout)} fields, found {len(values)}")
+            continue
+        record: dict[str, object] = {}
+        for name, value in zip(layout, values, strict=True):
+            record[name] = None if value == unset else ("" if value == empty else value)
+        flow = _zeek_flow(record, number, stats)
+        if flow is not None:
+            yield flow
+
+
+def _port(value: object) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"port {value!r}")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    else:
+        text = str(value).strip()
+        if not text.isdigit():
+            raise ValueError(f"port {text[:20]!r}")
+        number = int(text)
+    if not 0 <= number <= 65535:
+        raise ValueError(f"port {number} out of range")
+    return number
+
+
+def _count(value: object) -> int | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, float):
+        return int(value) if value >= 0 and value == value and value != float("inf") else None
+    text = str(value).strip()
+    return int(text) if text.isdigit() else None
+
+
+def _proto(value: object) -> str:
+    text = str(value or "").strip().lower()
+    return PROTO_NUMBERS.get(text, text)
+
+
+def _zeek_flow(record: dict[str, object], number: int, stats: ReadStats) -> Flow | None:
+    flow = Flow(record, number)
+    try:
+        flow.orig_p = _port(record.get("id.orig_p"))
+        flow.resp_p = _port(record.get("id.resp_p"))
+    except ValueError as exc:
+        stats.bad_line(number, f"bad {exc}")
+        return None
+    flow.proto = _proto(record.get("proto"))
+    flow.orig_h = str(record.get("id.orig_h") or "")
+    flow.resp_h = str(record.get("id.resp_h") or "")
+    flow.responder_known = flow.resp_p is not None
+    flow.service = str(record.get("service") or "")
+    orig, resp = _count(record.get("orig_bytes")), _count(record.get("resp_bytes"))
+    flow.bytes = None if orig is None and resp is None else (orig or 0) + (resp or 0)
+    stats.records += 1
+    return flow
+
+
+# -- Zeek JSON ----------------------------------------------------------------------------------------------
+
+
+def _flatten(obj: dict[str, object], prefix: str = "") -> dict[str, object]:
+    flat: dict[str, object] = {}
+    for key, value in obj.items():
+        if isinstance(value, dict) and key == "id" and not prefix:
+            flat.update(_flatten(value, "id."))
+        else:
+            flat[prefix + str(key)] = value
+    return flat
+
+
+def _zeek_json(lines: Iterator[tuple[int, str | None]], stats: ReadStats) -> Iterator[Flow]:
+    for number, text in lines:
+        if text is None:
+            continue
+        if not text.strip():
+            stats.skipped += 1
+            continue
+        try:
+            obj = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            stats.bad_line(number, f"not JSON ({str(exc)[:60]})")
+            continue
+        if not isinstance(obj, dict):
+            stats.bad_line(number, "not a JSON object")
+            continue
+        flow = _zeek_flow(_flatten(obj), number, stats)
+        if flow is not None:
+            yield flow
+
+
+# -- CSV ----------------------------------------------------------------------------------------------------
+
+
+def _csv(
+    lines: Iterator[tuple[int, str | None]], stats: ReadStats, columns: Mapping[str, str], path: str
+) -> Iterator[Flow]:
+    current = [0]
+
+    def texts() -> Iterator[str]:
+        for number, text in lines:
+            current[0] = number
+            if text is None:
+                continue
+            if not text.strip() or text.startswith("#"):
+                stats.skipped += 1
+                continue
+            yield text
+
+    source = texts()
+    header_line = next(source, None)
+    if header_line is None:
+        raise DataError(f"{path} has no CSV header line")
+    dialect = _dialect(header_line)
+    header = next(csv.reader([header_line], dialect))
+    stats.skipped += 1
+    where = _locate(header, columns)
+    if "src_port" not in where and "dst_port" not in where:
+        found = ", ".join(repr(h[:40]) for h in header[:20] if h) or "none"
+        if len(header) > 20:
+            found += f" and {len(header) - 20} more"
+        raise DataError(
+            f"{path}: no port column (looked for dst_port/dport/id.resp_p/src_port/sport/...; found {found}); "
+            "name the columns with a columns mapping such as dst_port=YourColumn"
+        )
+    responder_known = header[where["dst_port"]].strip().lower() in RESPONDER_COLUMNS if "dst_port" in where else False
+    for text in source:
+        number = current[0]
+        try:
+            values = next(csv.reader([text], dialect))
+        except (csv.Error, StopIteration) as exc:
+            stats.bad_line(number, f"unreadable CSV ({exc})")
+            continue
+        if len(values) != len(header):
+            stats.bad_line(number, f"expected {len(header)} columns, found {len(values)}")
+            continue
+        record: dict[str, object] = dict(zip(header, values, strict=True))
+        flow = Flow(record, number)
+        try:
+            flow.orig_p = _port(values[where["src_port"]]) if "src_port" in where else None
+            flow.resp_p = _port(values[where["dst_port"]]) if "dst_port" in where else None
+        except ValueError as exc:
+            stats.bad_line(number, f"bad {exc}")
+            continue
+        flow.proto = _proto(values[where["proto"]]) if "proto" in where else ""
+        flow.orig_h = values[where["src"]] if "src" in where else ""
+        flow.resp_h = values[where["dst"]] if "dst" in where else ""
+        flow.service = values[where["service"]].strip() if "service" in where else ""
+        if flow.service == "-":
+            flow.service = ""
+        flow.bytes = _count(values[where["bytes"]]) if "bytes" in where else None
+        flow.responder_known = responder_known and flow.resp_p is not None
+        stats.records += 1
+        yield flow
+
+
+def _dialect(header_line: str) -> type[csv.Dialect]:
+    counts = {d: header_line.count(d) for d in (",", ";", "\t", "|")}
+    delimiter = max(counts, key=lambda d: counts[d])
+
+    class Flows(csv.excel):
+        pass
+
+    Flows.delimiter = delimiter if counts[delimiter] else ","
+    return Flows
+
+
+def _locate(header: list[str], columns: Mapping[str, str]) -> dict[str, int]:
+    names = [h.strip().lower() for h in header]
+    where: dict[str, int] = {}
+    for canonical, column in columns.items():
+        if canonical not in CSV_COLUMNS:
+            raise DataError(f"unknown column role {canonical!r}; use one of {', '.join(CSV_COLUMNS)}")
+        if column.strip().lower() not in names:
+            raise DataError(f"no column named {column!r} (found {', '.join(repr(h[:40]) for h in header[:20])})")
+        where[canonical] = names.index(column.strip().lower())
+    for canonical, candidates in CSV_COLUMNS.items():
+        if canonical in where:
+            continue
+        for candidate in candidates:
+            if candidate in names:
+                where[canonical] = names.index(candidate)
+                break
+    return where
