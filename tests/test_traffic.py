@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import itertools
 import json
 import os
 import random
@@ -347,3 +348,23 @@ def test_overlong_lines_are_bad_not_buffered(tmp_path: Path, monkeypatch: pytest
     assert stats.bad == 1
     assert stats.records == 359
     assert stats.examples[0][0] == 21
+
+
+def test_memory_build_equals_sql_build(kb: KnowledgeBase) -> None:
+    """The in-memory build answers exactly what one SQL-backed ranking per stretch answers, on every port."""
+    from anyport.traffic import porttable
+
+    table = porttable.build_table(kb)
+    sql = porttable._PreloadedKB(kb)  # the old path: every lookup query through SQLite, one ranking per stretch
+    try:
+        for transport in porttable.TABLE_TRANSPORTS:
+            column = table._columns[transport]
+            points = porttable._boundaries(sql, transport)
+            assert points[0] == 0
+            assert points[-1] == porttable.PORTS
+            for start, end in itertools.pairwise(points):
+                expected = porttable._record(porttable.ranked_matches(sql, transport, start))
+                for port in range(start, end):
+                    assert table._records[column[port]] == expected, (transport, port)
+    finally:
+        sql.close()

@@ -28,11 +28,12 @@ import struct
 import sys
 import time
 from array import array
+from bisect import bisect_right
 
 from anyport.errors import DataError
 from anyport.query.grammar import Query
 from anyport.query.kb import KnowledgeBase
-from anyport.query.lookup import FLOOR, SOURCE_ORDER, _port_matches
+from anyport.query.lookup import _SPEC_COLUMNS, FLOOR, SOURCE_ORDER, _port_matches
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -215,6 +216,113 @@ class _PreloadedKB(KnowledgeBase):
         return {sid: self._referrers[sid] for sid in dict.fromkeys(sids) if sid in self._referrers}
 
 
+_RANGES_SQL = (
+    f"SELECT {_SPEC_COLUMNS} FROM ranges "
+    f"WHERE transport IN (?) AND start <= ? AND end >= ? ORDER BY service, spec, start"
+)
+_IANA_SQL = (
+    "SELECT name, transport, start, end, description FROM iana "
+    "WHERE transport IN (?) AND start <= ? AND end >= ? ORDER BY start, transport, name"
+)
+_TROJANS_SQL = (
+    "SELECT port, transport, names FROM trojans WHERE port BETWEEN ? AND ? AND transport IN (?) "
+    "ORDER BY port, transport"
+)
+_NMAP_SQL = "SELECT transport, name, frequency FROM nmap WHERE port = ?"
+
+
+def _cover(
+    items: list[tuple[int, int, tuple[Any, ...], tuple[Any, ...]]],
+) -> tuple[list[int], list[list[Any]], list[int]]:
+    """Sweep (start, end, sort key, row) intervals: segment starts and, per segment, the covering rows in order
+    and a number that is the same for segments covered by the same rows."""
+    events: dict[int, list[tuple[bool, int]]] = {}
+    for number, (start, end, _key, _row) in enumerate(items):
+        events.setdefault(start, []).append((True, number))
+        events.setdefault(end + 1, []).append((False, number))
+    starts: list[int] = []
+    results: list[list[Any]] = []
+    sets: list[int] = []
+    seen: dict[frozenset[int], int] = {}
+    active: set[int] = set()
+    for point in sorted(events):
+        for add, number in events[point]:
+            if add:
+                active.add(number)
+            else:
+                active.discard(number)
+        starts.append(point)
+        results.append([items[n][3] for n in sorted(active, key=lambda n: items[n][2])])
+        sets.append(seen.setdefault(frozenset(active), len(seen)))
+    return starts, results, sets
+
+
+class _MemoryKB(_PreloadedKB):
+    """lookup's per-port queries on ``ranges``, ``iana``, ``trojans`` and ``nmap`` answered from memory.
+
+    Every row is loaded once; a sweep over the ports gives, per segment where the covering rows do not change,
+    those rows already in the SQL's ORDER BY (rowid breaks ties, as SQLite's scans do). Other queries go to
+    the in-memory SQLite copy.
+    """
+
+    def __init__(self, source: KnowledgeBase) -> None:
+        super().__init__(source)
+        ranges: dict[str, list[tuple[int, int, tuple[Any, ...], tuple[Any, ...]]]] = {}
+        for rowid, spec, *row in self.rows(f"SELECT rowid, spec, {_SPEC_COLUMNS} FROM ranges"):
+            ranges.setdefault(row[1], []).append((row[2], row[3], (row[0], spec, row[2], row[3], rowid), tuple(row)))
+        iana: dict[str, list[tuple[int, int, tuple[Any, ...], tuple[Any, ...]]]] = {}
+        for rowid, *row in self.rows(
+            "SELECT rowid, name, transport, start, end, description FROM iana "
+            "WHERE start IS NOT NULL AND end IS NOT NULL"
+        ):
+            iana.setdefault(row[1], []).append((row[2], row[3], (row[2], row[1], row[0], row[3], rowid), tuple(row)))
+        self._ranges = {transport: _cover(items) for transport, items in ranges.items()}
+        self._iana = {transport: _cover(items) for transport, items in iana.items()}
+        self._trojans: dict[tuple[int, str], list[tuple[Any, ...]]] = {}
+        for port, transport, names in self.rows("SELECT port, transport, names FROM trojans ORDER BY rowid"):
+            self._trojans.setdefault((port, transport), []).append((port, transport, names))
+        self._nmap_rows: dict[int, list[tuple[Any, ...]]] = {}
+        if self._nmap:
+            for port, transport, name, frequency in self.rows(
+                "SELECT port, transport, name, frequency FROM nmap ORDER BY port, transport, rowid"
+            ):
+                self._nmap_rows.setdefault(port, []).append((transport, name, frequency))
+
+    def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        if sql in (_RANGES_SQL, _IANA_SQL):
+            transport, end, start = params
+            if start == end and isinstance(start, int):
+                starts, results, _sets = (self._ranges if sql == _RANGES_SQL else self._iana).get(
+                    transport, ([], [], [])
+                )
+                at = bisect_right(starts, start) - 1
+                return list(results[at]) if at >= 0 else []
+        elif sql == _TROJANS_SQL:
+            start, end, transport = params
+            if start == end and isinstance(start, int):
+                return list(self._trojans.get((start, transport), ()))
+        elif sql == _NMAP_SQL:
+            return list(self._nmap_rows.get(params[0], ()))
+        return super().rows(sql, params)
+
+    def signature(self, transport: str, port: int) -> tuple[Any, ...]:
+        """Everything ``_port_matches`` reads for ``port``: equal signatures, equal rankings.
+
+        The covering ``ranges`` and ``iana`` rows (as set numbers), the family rows whose base is the port, and
+        the port's own trojan and nmap rows; nothing else in a port query depends on the port.
+        """
+        key: list[Any] = [transport]
+        for table in (self._ranges, self._iana):
+            starts, results, sets = table.get(transport, ([], [], []))
+            at = bisect_right(starts, port) - 1
+            key.append(sets[at] if at >= 0 else -1)
+            if table is self._ranges:
+                key.append(tuple(row for row in results[at] if row[11] == port) if at >= 0 else ())
+        key.append(tuple(self._trojans.get((port, transport), ())))
+        key.append(tuple(self._nmap_rows.get(port, ())))
+        return tuple(key)
+
+
 def _boundaries(kb: KnowledgeBase, transport: str) -> list[int]:
     """Every port where the set of index rows that cover a port may change."""
     points = {0, PORTS}
@@ -270,17 +378,23 @@ def _record(matches: list[Match]) -> list[object]:
 def build_table(kb: KnowledgeBase) -> PortTable:
     """Compute the table from the index (seconds, not minutes: one ranking per segment, see the docstring)."""
     started = time.perf_counter()
-    memory = _PreloadedKB(kb)
+    memory = _MemoryKB(kb)
     try:
         records: list[list[object]] = [_record([])]
         numbers: dict[str, int] = {json.dumps(records[0]): 0}
+        known: dict[tuple[Any, ...], str] = {}  # signature -> record key: one ranking per distinct signature
         columns: dict[str, array[int]] = {}
         for transport in TABLE_TRANSPORTS:
             column = array("I", bytes(4 * PORTS))
             points = _boundaries(memory, transport)
             for start, end in itertools.pairwise(points):
-                record = _record(ranked_matches(memory, transport, start))
-                key = json.dumps(record)
+                signature = memory.signature(transport, start)
+                key = known.get(signature)
+                if key is None:
+                    record = _record(ranked_matches(memory, transport, start))
+                    key = known[signature] = json.dumps(record)
+                else:
+                    record = records[numbers[key]]
                 number = numbers.get(key)
                 if number is None:
                     number = numbers[key] = len(records)

@@ -24,6 +24,7 @@ import csv
 import gzip
 import json
 import os
+import re
 import zlib
 
 from anyport.errors import DataError
@@ -198,7 +199,20 @@ def _mostly_binary(sample: bytes) -> bool:
 
 
 def detect_format(head: bytes) -> str:
-    """'zeek', 'zeek-json' or 'csv' from the first bytes of a file."""
+    """'zeek', 'zeek-json', 'nfdump', 'netfilter' or 'csv' from the first bytes of a file."""
+    found = _detect_basic(head)
+    if found != "csv":
+        return found
+    first = next((raw.strip() for raw in head.splitlines() if raw.strip()), b"")
+    if first.lower().replace(b" ", b"").startswith(NFDUMP_HEADER):
+        return "nfdump"
+    text = first.decode("utf-8", errors="replace")
+    if _log_match(text) is not None or SYSLOG_LINE.match(text):
+        return "netfilter"
+    return found
+
+
+def _detect_basic(head: bytes) -> str:
     for raw in head.splitlines():
         line = raw.strip()
         if not line:
@@ -284,6 +298,10 @@ def read_flows(path: str, columns: Mapping[str, str] | None = None, stats: ReadS
             yield from _zeek_tsv(lines, stats)
         elif stats.format == "zeek-json":
             yield from _zeek_json(lines, stats)
+        elif stats.format == "netfilter":
+            yield from _netfilter(lines, stats)
+        elif stats.format == "nfdump":
+            yield from _nfdump(lines, stats)
         else:
             yield from _csv(lines, stats, columns or {}, path)
     finally:
@@ -519,3 +537,180 @@ def _locate(header: list[str], columns: Mapping[str, str]) -> dict[str, int]:
                 where[canonical] = names.index(candidate)
                 break
     return where
+
+
+# -- iptables/nftables LOG lines (syslog, kern.log, journalctl) ---------------------------------------------
+
+NFDUMP_HEADER = b"ts,te,td,sa,da,sp,dp,pr"
+# a syslog/journalctl/dmesg line: "Nov 26 03:30:00 host ...", "2026-11-26T03:30:00+0000 host ...",
+# journalctl's "-- Logs begin at ..." / "-- Journal begins at ..." and dmesg's "[12345.678] ..."
+SYSLOG_LINE = re.compile(
+    r"(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \S"
+    r"|\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d[^\s,]* [^\s,]+ "
+    r"|-- (?:Logs begin|Journal begins|No entries|Boot )"
+    r"|\[\s*\d+\.\d+\] )"
+)
+LOG_START = re.compile(r"IN=(\S*) OUT=(\S*)")
+LOG_ADDRESSES = re.compile(r"(?:^|\s)SRC=\S+ DST=\S+")
+LOG_HEADER = re.compile(
+    r"^(?:(?P<ts>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d|\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d\S*) (?P<host>\S+) )?"
+)
+KERNEL_TAG = re.compile(r"\bkernel(?:\[\d+\])?:\s*")
+DMESG_TIME = re.compile(r"^\[\s*\d+\.\d+\]\s*")
+LOG_ACTIONS = {
+    "block": "block",
+    "blocked": "block",
+    "drop": "drop",
+    "dropped": "drop",
+    "deny": "deny",
+    "denied": "deny",
+    "reject": "reject",
+    "rejected": "reject",
+    "accept": "accept",
+    "accepted": "accept",
+    "allow": "allow",
+    "allowed": "allow",
+    "audit": "audit",
+    "limit": "limit",
+    "log": "log",
+}
+LOG_KEYS = ("ts", "host", "log_prefix", "action", "in", "out", "src", "dst", "proto", "spt", "dpt", "len", "flags")
+
+
+def _log_match(text: str) -> re.Match[str] | None:
+    """Where the LOG fields of a line start (``IN=... OUT=``, else ``SRC=... DST=``), or None for other lines."""
+    match = LOG_START.search(text)
+    return match if match is not None else LOG_ADDRESSES.search(text)
+
+
+def _log_prefix(before: str) -> tuple[str, str, str]:
+    """(timestamp, host, log prefix) from the text before the LOG fields."""
+    header = LOG_HEADER.match(before)
+    ts = host = ""
+    if header is not None and header.group("ts"):
+        ts, host = header.group("ts"), header.group("host")
+    kernel = next(reversed(list(KERNEL_TAG.finditer(before))), None)
+    rest = before[kernel.end() :] if kernel is not None else before[header.end() if header else 0 :]
+    rest = DMESG_TIME.sub("", rest).strip()
+    if rest.startswith("[") and rest.endswith("]"):
+        rest = rest[1:-1]
+    return ts, host, rest.strip().rstrip(":").strip()
+
+
+def _log_action(prefix: str) -> str:
+    for word in re.split(r"[^A-Za-z]+", prefix):
+        action = LOG_ACTIONS.get(word.lower())
+        if action:
+            return action
+    return ""
+
+
+def _log_fields(text: str) -> tuple[dict[str, str], list[str]]:
+    """KEY=value pairs (the first of each) and bare flags, up to an embedded ICMP error packet ``[SRC=...]``."""
+    values: dict[str, str] = {}
+    flags: list[str] = []
+    for token in text.split():
+        if token.startswith("["):
+            break
+        key, eq, value = token.partition("=")
+        if eq:
+            values.setdefault(key.upper(), value)
+        else:
+            flags.append(token.upper())
+    return values, flags
+
+
+def _netfilter(lines: Iterator[tuple[int, str | None]], stats: ReadStats) -> Iterator[Flow]:
+    """One flow per LOG line: SRC/SPT are the originator of this packet, DST/DPT its destination."""
+    for number, text in lines:
+        if text is None:
+            continue
+        match = _log_match(text) if "=" in text else None
+        if match is None:  # blank lines, journalctl headers, other syslog traffic
+            stats.skipped += 1
+            continue
+        values, flags = _log_fields(text[match.start() :])
+        missing = [key for key in ("SRC", "DST", "PROTO") if not values.get(key)]
+        if missing:
+            stats.bad_line(number, f"LOG line without {'/'.join(missing)}")
+            continue
+        flow = Flow({}, number)
+        try:
+            flow.orig_p = _port(values.get("SPT"))
+            flow.resp_p = _port(values.get("DPT"))
+        except ValueError as exc:
+            stats.bad_line(number, f"bad {exc}")
+            continue
+        ts, host, prefix = _log_prefix(text[: match.start()])
+        flow.proto = _proto(values["PROTO"])
+        flow.orig_h = values["SRC"]
+        flow.resp_h = values["DST"]
+        flow.responder_known = flow.proto == "tcp" and "SYN" in flags and "ACK" not in flags
+        flow.bytes = _count(values.get("LEN"))
+        flow.fields = dict.fromkeys(LOG_KEYS)
+        flow.fields.update(
+            ts=ts or None,
+            host=host or None,
+            log_prefix=prefix,
+            action=_log_action(prefix),
+            src=flow.orig_h,
+            dst=flow.resp_h,
+            proto=flow.proto,
+            spt=flow.orig_p,
+            dpt=flow.resp_p,
+            len=flow.bytes,
+            flags=" ".join(flags),
+        )
+        flow.fields["in"] = values.get("IN") or ""
+        flow.fields["out"] = values.get("OUT") or ""
+        stats.records += 1
+        yield flow
+
+
+# -- nfdump -o csv ------------------------------------------------------------------------------------------
+
+
+def _nfdump(lines: Iterator[tuple[int, str | None]], stats: ReadStats) -> Iterator[Flow]:
+    """``nfdump -o csv``: the header, one flow a line, then a ``Summary`` block (skipped, as are blank lines)."""
+    header: list[str] | None = None
+    in_summary = False
+    for number, text in lines:
+        if text is None:
+            continue
+        if in_summary or not text.strip():
+            stats.skipped += 1
+            continue
+        if header is None:
+            header = [h.strip().lower() for h in text.split(",")]
+            stats.skipped += 1
+            continue
+        if text.strip().lower().startswith("summary"):
+            in_summary = True
+            stats.skipped += 1
+            continue
+        values = [v.strip() for v in text.split(",")]
+        if len(values) != len(header):
+            stats.bad_line(number, f"expected {len(header)} columns, found {len(values)}")
+            continue
+        record: dict[str, object] = dict(zip(header, values, strict=True))
+        flow = Flow(record, number)
+        flow.proto = _proto(record.get("pr"))
+        try:
+            flow.orig_p = _nfdump_port(record.get("sp"), flow.proto)
+            flow.resp_p = _nfdump_port(record.get("dp"), flow.proto)
+        except ValueError as exc:
+            stats.bad_line(number, f"bad {exc}")
+            continue
+        flow.orig_h = str(record.get("sa") or "")
+        flow.resp_h = str(record.get("da") or "")
+        ibyt, obyt = _count(record.get("ibyt")), _count(record.get("obyt"))
+        flow.bytes = None if ibyt is None and obyt is None else (ibyt or 0) + (obyt or 0)
+        stats.records += 1
+        yield flow
+
+
+def _nfdump_port(value: object, proto: str) -> int | None:
+    """A port; ICMP 'ports' (type.code, or type*256+code) are no ports."""
+    if proto.startswith("icmp"):
+        return None
+    return _port(value)
