@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
 
@@ -350,6 +350,23 @@ def _name(fmt: str, sid: str) -> str:
     return f"{PREFIX}-{sid}"
 
 
+def _expressible(
+    export_set: ExportSet, fmt: str, content: set[str], unsupported: list[str]
+) -> Iterator[tuple[str, Definition, Expressed]]:
+    """(id, definition, what the format expresses of it) for every service with content, in export order.
+
+    Collects what cannot be expressed into ``unsupported``; a requested service with nothing to show is an error.
+    """
+    for sid in _order(export_set):
+        definition = export_set.definitions[sid]
+        expressed = _expressed(definition, fmt)
+        unsupported += expressed.unsupported
+        if sid in content:
+            yield sid, definition, expressed
+        elif sid in export_set.requested:
+            raise _nothing_expressible(fmt, sid, expressed.unsupported)
+
+
 # firewalld
 
 
@@ -358,14 +375,7 @@ def _firewalld(export_set: ExportSet) -> Output:
     content = _with_content(export_set, fmt)
     files: dict[str, str] = {}
     unsupported: list[str] = []
-    for sid in _order(export_set):
-        definition = export_set.definitions[sid]
-        expressed = _expressed(definition, fmt)
-        unsupported += expressed.unsupported
-        if sid not in content:
-            if sid in export_set.requested:
-                raise _nothing_expressible(fmt, sid, expressed.unsupported)
-            continue
+    for sid, definition, expressed in _expressible(export_set, fmt, content, unsupported):
         includes = [ref for ref in definition.references if ref in content]
         dropped = [ref for ref in definition.references if ref not in content]
         comments = _header(
@@ -404,14 +414,7 @@ def _definition_entries(export_set: ExportSet, fmt: str) -> tuple[list[tuple[str
     content = _with_content(export_set, fmt)
     entries = []
     unsupported: list[str] = []
-    for sid in _order(export_set):
-        definition = export_set.definitions[sid]
-        expressed = _expressed(definition, fmt)
-        unsupported += expressed.unsupported
-        if sid not in content:
-            if sid in export_set.requested:
-                raise _nothing_expressible(fmt, sid, expressed.unsupported)
-            continue
+    for sid, definition, expressed in _expressible(export_set, fmt, content, unsupported):
         dropped = [ref for ref in definition.references if ref not in content]
         values = [f"{_ranges([r], '-')}/{transport}" for transport, ranges in expressed.ports.items() for r in ranges]
         values += [_name(fmt, ref) for ref in definition.references if ref in content]

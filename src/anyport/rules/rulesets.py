@@ -384,6 +384,46 @@ def normalise(cond: Conditions) -> Conditions | None:
     return replace(cond, family=family, protocols=protocols, sources=sources, dests=dests)
 
 
+class ConditionFields:
+    """The matches a reader collects for one rule, before they become :class:`Conditions`."""
+
+    def __init__(self) -> None:
+        self.protocols: frozenset[int] | None = None
+        self.dports: tuple[PortRange, ...] | None = None
+        self.sports: tuple[PortRange, ...] | None = None
+        self.sources: tuple[Network, ...] | None = None
+        self.dests: tuple[Network, ...] | None = None
+        self.not_sources: tuple[Network, ...] = ()
+        self.not_dests: tuple[Network, ...] = ()
+        self.iif: tuple[str, ...] | None = None
+        self.oif: tuple[str, ...] | None = None
+        self.not_iif: tuple[str, ...] = ()
+        self.not_oif: tuple[str, ...] = ()
+        self.states: frozenset[str] | None = None
+        self.extras: list[Extra] = []
+
+    def collected(self, family: str = "any", extras: tuple[Extra, ...] | None = None) -> Conditions | None:
+        """The normalised conditions (None when they can never match)."""
+        return normalise(
+            Conditions(
+                family=family,
+                protocols=self.protocols,
+                dports=self.dports,
+                sports=self.sports,
+                sources=self.sources,
+                dests=self.dests,
+                not_sources=self.not_sources,
+                not_dests=self.not_dests,
+                iif=self.iif,
+                oif=self.oif,
+                not_iif=self.not_iif,
+                not_oif=self.not_oif,
+                states=self.states,
+                extras=tuple(self.extras) if extras is None else extras,
+            )
+        )
+
+
 def conjoin(a: Conditions, b: Conditions) -> Conditions | None:
     """Conditions that hold when both hold (a jump's conditions and the rules of its chain); None if impossible."""
     if a.family != "any" and b.family != "any" and a.family != b.family:

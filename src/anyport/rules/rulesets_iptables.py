@@ -18,6 +18,7 @@ from anyport.rules.rulesets import (
     EXPECTED,
     STATES,
     Chain,
+    ConditionFields,
     Conditions,
     Extra,
     Network,
@@ -257,26 +258,14 @@ def _with_family(cond: Conditions, family: str) -> Conditions:
 # -- one rule -----------------------------------------------------------------------------------------------
 
 
-class _RuleParser:
+class _RuleParser(ConditionFields):
     def __init__(self, block: _Block, tokens: list[str], number: int, path: str) -> None:
+        super().__init__()
         self.block = block
         self.tokens = tokens
         self.number = number
         self.path = path
         self.pos = 0
-        self.protocols: frozenset[int] | None = None
-        self.dports: tuple[PortRange, ...] | None = None
-        self.sports: tuple[PortRange, ...] | None = None
-        self.sources: tuple[Network, ...] | None = None
-        self.dests: tuple[Network, ...] | None = None
-        self.not_sources: tuple[Network, ...] = ()
-        self.not_dests: tuple[Network, ...] = ()
-        self.iif: tuple[str, ...] | None = None
-        self.oif: tuple[str, ...] | None = None
-        self.not_iif: tuple[str, ...] = ()
-        self.not_oif: tuple[str, ...] = ()
-        self.states: frozenset[str] | None = None
-        self.extras: list[Extra] = []
         self.comment = ""
         self.target = ""
         self.goto = False
@@ -475,23 +464,7 @@ class _RuleParser:
             raise ValueError(f"{text!r} is not a port number") from None
 
     def conditions(self) -> Conditions | None:
-        return normalise(
-            Conditions(
-                protocols=self.protocols,
-                dports=self.dports,
-                sports=self.sports,
-                sources=self.sources,
-                dests=self.dests,
-                not_sources=self.not_sources,
-                not_dests=self.not_dests,
-                iif=self.iif,
-                oif=self.oif,
-                not_iif=self.not_iif,
-                not_oif=self.not_oif,
-                states=self.states,
-                extras=tuple(self.extras),
-            )
-        )
+        return self.collected()
 
 
 def _rule(block: _Block, body: str, number: int, index: int, path: str) -> tuple[Rule, int]:

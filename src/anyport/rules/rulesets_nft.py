@@ -24,6 +24,7 @@ from anyport.rules.rulesets import (
     EXPECTED,
     STATES,
     Chain,
+    ConditionFields,
     Conditions,
     Extra,
     Network,
@@ -32,7 +33,6 @@ from anyport.rules.rulesets import (
     complement,
     data_error,
     intersect_ranges,
-    normalise,
     port_range,
     wrong_format,
 )
@@ -274,25 +274,13 @@ class _Model:
 # -- interpreting expressions -------------------------------------------------------------------------------
 
 
-class _Build:
+class _Build(ConditionFields):
     """Conditions being assembled from one rule's matches."""
 
     def __init__(self, family: str) -> None:
+        super().__init__()
         self.family = family
         self.impossible = False
-        self.protocols: frozenset[int] | None = None
-        self.dports: tuple[PortRange, ...] | None = None
-        self.sports: tuple[PortRange, ...] | None = None
-        self.sources: tuple[Network, ...] | None = None
-        self.dests: tuple[Network, ...] | None = None
-        self.not_sources: tuple[Network, ...] = ()
-        self.not_dests: tuple[Network, ...] = ()
-        self.iif: tuple[str, ...] | None = None
-        self.oif: tuple[str, ...] | None = None
-        self.not_iif: tuple[str, ...] = ()
-        self.not_oif: tuple[str, ...] = ()
-        self.states: frozenset[str] | None = None
-        self.extras: list[Extra] = []
 
     def copy(self) -> _Build:
         other = _Build(self.family)
@@ -342,24 +330,7 @@ class _Build:
     def conditions(self) -> Conditions | None:
         if self.impossible:
             return None
-        return normalise(
-            Conditions(
-                family=self.family,
-                protocols=self.protocols,
-                dports=self.dports,
-                sports=self.sports,
-                sources=self.sources,
-                dests=self.dests,
-                not_sources=self.not_sources,
-                not_dests=self.not_dests,
-                iif=self.iif,
-                oif=self.oif,
-                not_iif=self.not_iif,
-                not_oif=self.not_oif,
-                states=self.states,
-                extras=tuple(dict.fromkeys(self.extras)),
-            )
-        )
+        return self.collected(self.family, tuple(dict.fromkeys(self.extras)))
 
 
 Interpreted = tuple[Conditions | None, str, str, str]  # conditions, action, jump target, label (vmap element)

@@ -64,10 +64,6 @@ def _v6_peer(net: Network) -> str:
     return f"host {net.network_address}" if net.prefixlen == net.max_prefixlen else str(net)
 
 
-def _fam(net: Network) -> str:
-    return "ipv4" if net.version == 4 else "ipv6"
-
-
 class CiscoIos(Target):
     name = "cisco-ios"
     title = "Cisco IOS / IOS XE"
@@ -256,13 +252,11 @@ class CiscoIos(Target):
                 "FTP, SIP, H.323 and PPTP data connections need inspection (zone-based firewall) or NAT ALGs, "
                 "not an ACL"
             )
-        dropped = [n for n in options.dests if not any(g.family_wanted(_fam(n), options) for g in groups)]
-        for group in groups:
-            dropped += [n for n in group.sources if not group.family_wanted(_fam(n), options)]
+        dropped = Target.networks_without_rules(selection, options)
         if dropped:
             notes.append(
                 "no rules for "
-                + ", ".join(str(n) for n in dict.fromkeys(dropped))
+                + ", ".join(str(n) for n in dropped)
                 + ": this rule set has no rules of that address family"
             )
         return notes

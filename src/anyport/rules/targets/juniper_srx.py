@@ -20,7 +20,7 @@ import hashlib
 import re
 
 from anyport.model import PortRange, merge_ranges
-from anyport.rules.base import Target, clean_text
+from anyport.rules.base import Target, clean_text, family_of
 from anyport.rules.base import ascii_text as plain_ascii
 from anyport.rules.options import Network, RuleOptions
 from anyport.rules.selection import HelperRule, RuleGroup, Selection
@@ -74,10 +74,6 @@ def _without(ranges: list[PortRange], ports: set[int]) -> list[PortRange]:
     return out
 
 
-def _fam(net: Network) -> str:
-    return "ipv4" if net.version == 4 else "ipv6"
-
-
 class JuniperSrx(Target):
     name = "juniper-srx"
     title = "Juniper SRX (Junos set commands)"
@@ -95,7 +91,7 @@ class JuniperSrx(Target):
         algs = self._algs(selection)
         deletes: list[str] = []
         sets: list[str] = []
-        dests = [n for n in options.dests if any(g.family_wanted(_fam(n), options) for g in groups)]
+        dests = [n for n in options.dests if any(g.family_wanted(family_of(n), options) for g in groups)]
         dst_set = ""
         if dests:
             dst_set = junos_name(base, options.direction, "dst")
@@ -113,7 +109,7 @@ class JuniperSrx(Target):
             sets += [f"set applications application-set {app_set} application {app}" for app in apps]
             if group.sources:
                 src_set = junos_name(base, options.direction, "src", tag)
-                sets += self._address_set(src_set, [n for n in group.sources if _fam(n) in families], deletes)
+                sets += self._address_set(src_set, [n for n in group.sources if family_of(n) in families], deletes)
                 sources = [src_set]
             else:
                 sources = [ANY[families[0]]] if len(families) == 1 else ["any"]
@@ -247,13 +243,11 @@ class JuniperSrx(Target):
             notes.append("ALGs (application-protocol) for the helpers: " + ", ".join(alg_names))
         if options.interface:
             notes.append(f"policies match zones: put interface {options.interface} in zone {from_zone}")
-        dropped = [n for n in options.dests if not any(g.family_wanted(_fam(n), options) for g in groups)]
-        for group in groups:
-            dropped += [n for n in group.sources if not group.family_wanted(_fam(n), options)]
+        dropped = Target.networks_without_rules(selection, options)
         if dropped:
             notes.append(
                 "no rules for "
-                + ", ".join(str(n) for n in dict.fromkeys(dropped))
+                + ", ".join(str(n) for n in dropped)
                 + ": this rule set has no rules of that address family"
             )
         return notes
