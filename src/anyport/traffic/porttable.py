@@ -47,6 +47,18 @@ MAX_ALTERNATIVES = 4
 FORMAT = 3
 MAGIC = b"ANYPORT-PORTTABLE\n"
 SUFFIX = ".porttable"
+DENSE_COLUMNS = (
+    "transport",
+    "port",
+    "service",
+    "title",
+    "alternatives",
+    "confidence",
+    "risk",
+    "trojan",
+    "fixed",
+    "side_key",
+)
 
 
 class PortInfo:
@@ -117,6 +129,33 @@ class PortTable:
     @property
     def record_count(self) -> int:
         return len(self._records)
+
+    def dense_columns(self) -> dict[str, list[Any]]:
+        """The whole table as columns, one row per (transport, port), for columnar engines (DuckDB, Spark).
+
+        ``side_key`` orders the two ports of a flow the way :func:`anyport.traffic.annotate.service_side` does:
+        the port with the larger key is the service side (its rank, then its confidence, then the lower port);
+        equal keys mean the same port, where the destination wins.
+        """
+        from anyport.traffic.annotate import side_rank
+
+        infos = {(t, p): self.get(t, p) for t in self._columns for p in range(PORTS)}
+        ordinal = {c: n for n, c in enumerate(sorted({i.confidence for i in infos.values()}))}
+        out: dict[str, list[Any]] = {name: [] for name in DENSE_COLUMNS}
+        for (transport, port), info in infos.items():
+            out["transport"].append(transport)
+            out["port"].append(port)
+            out["service"].append(info.service)
+            out["title"].append(info.title)
+            out["alternatives"].append(";".join(info.alternatives))
+            out["confidence"].append(info.confidence)
+            out["risk"].append(info.risk)
+            out["trojan"].append(info.trojan)
+            out["fixed"].append(info.fixed)
+            out["side_key"].append(
+                (side_rank(info, port) << 40) | (ordinal[info.confidence] << 17) | (PORTS - 1 - port)
+            )
+        return out
 
     # -- file -------------------------------------------------------------------------------------------------
 
