@@ -121,6 +121,29 @@ def test_sources_restrict_who_gets_in(netlab: Lab, kb: KnowledgeBase, tmp_path: 
 
 
 @pytest.mark.parametrize("target", ["nftables", "iptables"])
+def test_sources_of_one_family_still_close_the_other(
+    netlab: Lab, kb: KnowledgeBase, tmp_path: Path, target: str
+) -> None:
+    """SSH from one IPv4 client only: IPv6 must meet the drop policy too, not escape an IPv4-only rule set."""
+    options = make_options()
+    selection = select(kb, [f"ssh@{CLIENT4}/32"], options)
+    output = get_target(target).generate(selection, options)
+    netlab.flush()
+    if target == "nftables":
+        netlab.load_nft(write(tmp_path, "v4only.nft", output.files[""]))
+    else:
+        netlab.load_iptables(
+            write(tmp_path, "v4only.v4", output.files[".v4"]), write(tmp_path, "v4only.v6", output.files[".v6"])
+        )
+    results = netlab.probe([(f, "tcp", p) for f in ("ipv4", "ipv6") for p in (22, 80)])
+    netlab.flush()
+    assert results[("ipv4", "tcp", 22)]
+    assert not results[("ipv6", "tcp", 22)]
+    assert not results[("ipv4", "tcp", 80)]
+    assert not results[("ipv6", "tcp", 80)]
+
+
+@pytest.mark.parametrize("target", ["nftables", "iptables"])
 def test_services_with_their_own_sources(netlab: Lab, kb: KnowledgeBase, tmp_path: Path, target: str) -> None:
     """SIP and RTP from anywhere, SSH only from the admin network (the client is inside it, then outside)."""
     for admin, ssh_open in (("192.0.2.1/32,2001:db8::1/128", True), ("198.51.100.0/24,2001:db8:ffff::/48", False)):

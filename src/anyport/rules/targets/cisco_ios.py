@@ -77,8 +77,9 @@ class CiscoIos(Target):
         way = "IN" if options.direction == "in" else "OUT"
         acl, acl6 = f"{base}-{way}", f"{base}-{way}6"
         groups = selection.groups(options)
-        v4 = any(g.family_wanted("ipv4", options) for g in groups)
-        v6 = any(g.family_wanted("ipv6", options) for g in groups)
+        # an ACL for every family asked for: IPv4-only sources must not leave IPv6 without its implicit deny
+        v4 = "ipv4" in options.families
+        v6 = "ipv6" in options.families
         allow = options.action == "allow"
         verb = "permit" if allow else "deny"
         defined: list[str] = []  # "service NAME" / "network NAME", for the removal lines

@@ -49,9 +49,9 @@ class Iptables(Target):
 
     def render(self, selection: Selection, options: RuleOptions) -> dict[str, str]:
         files = {}
-        groups = selection.groups(options)
         for family, suffix in (("ipv4", ".v4"), ("ipv6", ".v6")):
-            if any(g.family_wanted(family, options) for g in groups):
+            # every family asked for gets its file, rules or not: IPv4-only sources must not leave IPv6 open
+            if family in options.families:
                 files[suffix] = self._file(selection, options, family)
         return files
 

@@ -30,9 +30,10 @@ class Nftables(Target):
     def render(self, selection: Selection, options: RuleOptions) -> dict[str, str]:
         table = options.name
         groups = selection.groups(options)
-        # One family only: a table of that family, so the other family's traffic is left alone.
-        v4 = any(g.family_wanted("ipv4", options) for g in groups)
-        v6 = any(g.family_wanted("ipv6", options) for g in groups)
+        # The table's family is the families asked for (--ipv4-only/--ipv6-only), never narrowed by the sources:
+        # with IPv4 sources only, IPv6 must still meet the drop policy rather than escape a `table ip`.
+        v4 = "ipv4" in options.families
+        v6 = "ipv6" in options.families
         family = "inet" if v4 and v6 else ("ip" if v4 else "ip6")
         out = ["#!/usr/sbin/nft -f", *self.header(selection, options), ""]
         out += [f"table {family} {table}", f"delete table {family} {table}", "", f"table {family} {table} {{"]
