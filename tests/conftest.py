@@ -26,6 +26,7 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str,
     patch = pytest.MonkeyPatch()
     values = {
         "ANYPORT_CACHE_DIR": str(tmp_path_factory.mktemp("cache")),
+        "ANYPORT_DATA_DIR": str(tmp_path_factory.mktemp("data")),
         "XDG_CONFIG_HOME": str(tmp_path_factory.mktemp("config")),
         "ANYPORT_NMAP_SERVICES": "/nonexistent/nmap-services",
     }

@@ -9,6 +9,7 @@ bug still shows its traceback.
     ├── NotFoundError       a service name that the knowledge base does not have (with suggestions)
     ├── CatalogError        one or more problems in catalog YAML files, each with file:line
     └── DataError           a registry file or index that is missing, corrupt or not what it claims
+        └── UpdateError     a registry update refused (download failed, file failed a check); nothing was changed
 """
 
 from __future__ import annotations
@@ -76,3 +77,7 @@ class CatalogError(AnyportError):
 
 class DataError(AnyportError):
     """A data file or index that is missing, unreadable or malformed."""
+
+
+class UpdateError(DataError):
+    """An update of the registries that was refused; the data in use is left exactly as it was."""

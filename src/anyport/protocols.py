@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 
-from anyport.datafiles import IANA_PROTOCOLS_CSV
+from anyport import datafiles
 
 # Names people write that differ from IANA's keyword column.
 EXTRA_KEYWORDS = {
@@ -21,12 +21,12 @@ EXTRA_KEYWORDS = {
 
 
 @functools.cache
-def protocol_table() -> dict[int, tuple[str, str]]:
-    """Number -> (keyword, name) for every assigned IP protocol number."""
+def protocol_table(path: str | None = None) -> dict[int, tuple[str, str]]:
+    """Number -> (keyword, name) for every assigned IP protocol number (from the IANA file in use by default)."""
     import csv
 
     table: dict[int, tuple[str, str]] = {}
-    with open(IANA_PROTOCOLS_CSV, newline="", encoding="utf-8") as handle:
+    with open(path or datafiles.iana_files().protocols, newline="", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
             decimal = (row.get("Decimal") or "").strip()
             if decimal.isdigit():

@@ -67,40 +67,45 @@ _PORTS = re.compile(r"^(\d{1,5})(?:-(\d{1,5}))?$")
 
 def read_iana_services(path: str) -> list[IanaRecord]:
     """Every record of the IANA CSV, ranges and unassigned rows included."""
-    records = []
     with _open_text(path) as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in IANA_COLUMNS[:4] if c not in (reader.fieldnames or [])]
-        if missing:
-            raise DataError(f"{path}:1: not IANA's service-names CSV: missing columns {', '.join(missing)}")
-        for row in reader:
-            port_text = (row.get("Port Number") or "").strip()
-            start = end = None
-            if port_text:
-                match = _PORTS.match(port_text)
-                if not match:
-                    raise DataError(f"{path}:{reader.line_num}: bad port number {port_text!r}")
-                start = int(match.group(1))
-                end = int(match.group(2)) if match.group(2) else start
-                if not 0 <= start <= end <= 65535:
-                    raise DataError(f"{path}:{reader.line_num}: port range {port_text!r} outside 0-65535")
-            records.append(
-                IanaRecord(
-                    name=_cell(row, "Service Name"),
-                    start=start,
-                    end=end,
-                    transport=_cell(row, "Transport Protocol").lower(),
-                    description=" ".join(_cell(row, "Description").split()),
-                    assignee=_cell(row, "Assignee"),
-                    contact=_cell(row, "Contact"),
-                    registered=_cell(row, "Registration Date"),
-                    modified=_cell(row, "Modification Date"),
-                    reference=_cell(row, "Reference"),
-                    service_code=_cell(row, "Service Code"),
-                    unauthorized=_cell(row, "Unauthorized Use Reported"),
-                    notes=" ".join(_cell(row, "Assignment Notes").split()),
-                )
+        return parse_iana_services(handle, path)
+
+
+def parse_iana_services(handle: IO[str], path: str) -> list[IanaRecord]:
+    """Every record of IANA's CSV read from an open text stream (``path`` names it in errors)."""
+    records = []
+    reader = csv.DictReader(handle)
+    missing = [c for c in IANA_COLUMNS[:4] if c not in (reader.fieldnames or [])]
+    if missing:
+        raise DataError(f"{path}:1: not IANA's service-names CSV: missing columns {', '.join(missing)}")
+    for row in reader:
+        port_text = (row.get("Port Number") or "").strip()
+        start = end = None
+        if port_text:
+            match = _PORTS.match(port_text)
+            if not match:
+                raise DataError(f"{path}:{reader.line_num}: bad port number {port_text!r}")
+            start = int(match.group(1))
+            end = int(match.group(2)) if match.group(2) else start
+            if not 0 <= start <= end <= 65535:
+                raise DataError(f"{path}:{reader.line_num}: port range {port_text!r} outside 0-65535")
+        records.append(
+            IanaRecord(
+                name=_cell(row, "Service Name"),
+                start=start,
+                end=end,
+                transport=_cell(row, "Transport Protocol").lower(),
+                description=" ".join(_cell(row, "Description").split()),
+                assignee=_cell(row, "Assignee"),
+                contact=_cell(row, "Contact"),
+                registered=_cell(row, "Registration Date"),
+                modified=_cell(row, "Modification Date"),
+                reference=_cell(row, "Reference"),
+                service_code=_cell(row, "Service Code"),
+                unauthorized=_cell(row, "Unauthorized Use Reported"),
+                notes=" ".join(_cell(row, "Assignment Notes").split()),
             )
+        )
     return records
 
 

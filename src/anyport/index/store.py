@@ -49,16 +49,22 @@ KEEP_OLD_INDEXES = 2
 class Sources:
     """Every file the index is built from."""
 
-    __slots__ = ("catalog", "local", "nmap")
+    __slots__ = ("catalog", "iana", "local", "nmap")
 
-    def __init__(self, catalog: list[str], local: list[str], nmap: str | None) -> None:
+    def __init__(
+        self, catalog: list[str], local: list[str], nmap: str | None, iana: datafiles.IanaFiles | None = None
+    ) -> None:
         self.catalog = catalog
         self.local = local
         self.nmap = nmap
+        self.iana = iana or datafiles.iana_files()  # shipped IANA files, or the copies `anyport update` wrote
+
+    def registries(self) -> list[str]:
+        return [self.iana.services, self.iana.protocols, datafiles.TROJANS_CSV]
 
     def all_files(self) -> list[str]:
         files = [os.path.join(PACKAGE_DIR, code) for code in BUILD_CODE]
-        files += [datafiles.IANA_SERVICES_CSV, datafiles.IANA_PROTOCOLS_CSV, datafiles.TROJANS_CSV]
+        files += self.registries()
         files += self.catalog + self.local
         if self.nmap is not None:
             files.append(self.nmap)
@@ -117,13 +123,15 @@ def content_hash(sources: Sources) -> str:
     import hashlib
 
     digest = hashlib.sha256()
+    registries = sources.registries()
     for path in sources.all_files():
         try:
             with open(path, "rb") as handle:
                 data = handle.read()
         except OSError as exc:
             raise DataError(f"cannot read {path}: {exc.strerror}") from None
-        label = os.path.basename(path) if _is_shipped(path) else path
+        # Updated IANA copies are named after their own hash: like shipped files, their directory does not matter.
+        label = os.path.basename(path) if _is_shipped(path) or path in registries else path
         digest.update(f"{label}\0{len(data)}\0".encode())
         digest.update(data)
     return digest.hexdigest()
@@ -158,15 +166,22 @@ def ensure_index() -> IndexInfo:
             return IndexInfo(candidate, built=False, seconds=0.0)
     except (OSError, ValueError, KeyError, TypeError):
         pass
+    info = prepare_index(sources, directory)
+    _write_stamp(stamp, {"fingerprint": prints, "index": os.path.basename(info.path)})
+    _remove_old(directory, keep=info.path)
+    return info
+
+
+def prepare_index(sources: Sources, directory: str | None = None) -> IndexInfo:
+    """The index for ``sources``, built beside the others when it does not exist yet (the stamp is left alone)."""
     started = time.perf_counter()
+    directory = directory or _usable_cache_dir()
     digest = content_hash(sources)
     path = os.path.join(directory, f"index-{digest[:24]}.sqlite")
     built = False
     if not os.path.isfile(path):
         build_into(path, sources, digest)
         built = True
-    _write_stamp(stamp, {"fingerprint": prints, "index": os.path.basename(path)})
-    _remove_old(directory, keep=path)
     return IndexInfo(path, built=built, seconds=time.perf_counter() - started)
 
 
@@ -180,7 +195,7 @@ def build_into(path: str, sources: Sources, digest: str) -> None:
     from anyport.registries import read_iana_services, read_nmap_services, read_trojans
 
     catalog = load_catalog([Path(p) for p in sources.catalog], [Path(p) for p in sources.local])
-    iana = read_iana_services(datafiles.IANA_SERVICES_CSV)
+    iana = read_iana_services(sources.iana.services)
     trojans = read_trojans(datafiles.TROJANS_CSV)
     nmap = list(read_nmap_services(sources.nmap)) if sources.nmap else []
     meta = {
@@ -192,7 +207,7 @@ def build_into(path: str, sources: Sources, digest: str) -> None:
     }
     tmp = f"{path}.tmp-{os.getpid()}"
     try:
-        build_index(Path(tmp), catalog, iana, protocol_table(), trojans, nmap, meta)
+        build_index(Path(tmp), catalog, iana, protocol_table(sources.iana.protocols), trojans, nmap, meta)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
