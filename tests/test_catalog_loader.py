@@ -234,7 +234,8 @@ services = st.fixed_dictionaries(
         "title": words,
         "categories": st.lists(st.sampled_from(CATEGORIES), min_size=1, max_size=3, unique=True),
         "description": words,
-        "ports": st.lists(specs, max_size=4),
+        # the same ports twice on one transport would be a (deliberate) problem: keep the specs distinct
+        "ports": st.lists(specs, max_size=4, unique_by=lambda spec: next(iter(spec.items()))),
         "sources": st.just([{"rfc": 793}]),
     },
     optional={"status": st.sampled_from(STATUSES), "aliases": st.lists(words, max_size=3)},

@@ -26,7 +26,10 @@ specs = st.tuples(
     st.integers(0, 20),
     st.sampled_from(["fixed", "dynamic", "negotiated", "selected"]),
 )
-entries = st.lists(specs, min_size=1, max_size=5)
+# one spec per transport, start and end: the same ports listed twice in one service are a catalog error
+entries = st.lists(
+    specs, min_size=1, max_size=5, unique_by=lambda spec: (spec[0], spec[1], min(65535, spec[1] + spec[2]))
+)
 
 
 def _kb_for(text: str) -> KnowledgeBase:

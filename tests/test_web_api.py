@@ -253,8 +253,10 @@ def test_rules(client: TestClient, document: dict[str, Any], kb: KnowledgeBase) 
     body = response.json()
     output = rules(["ssh", "tcp/8443"], target="iptables", sources=["192.0.2.0/24"], kb=kb)
     assert body == {"target": "iptables", "files": output.files, "unsupported": []}
-    assert set(body["files"]) == {".v4"}  # an IPv4 source leaves IPv6 out
+    assert set(body["files"]) == {".v4", ".v6"}  # an IPv4 source: IPv6 gets its file too, with nothing allowed
     assert "192.0.2.0/24" in body["files"][".v4"]
+    assert "--dport 22" not in body["files"][".v6"]
+    assert ":INPUT DROP" in body["files"][".v6"]
     conforms(document, f"{API}/rules", 200, body)
 
     default = client.get(f"{API}/rules", params={"service": "ssh"}).json()
@@ -345,6 +347,7 @@ def test_document_describes_every_endpoint_and_error(document: dict[str, Any]) -
         "/portmap/{transport}": "PortMap",
         "/health": "Health",
         "/rules": "RulesResponse",
+        "/conflicts": "ConflictsResponse",
     }
     assert set(document["paths"]) == {API + path for path in models}
     for path, model in models.items():

@@ -533,6 +533,39 @@ def test_a_hostile_service_is_only_ever_text(server: str, page: Any) -> None:
     # the page fixture fails the test if any alert() ran or any script error happened
 
 
+# -- where the catalog and IANA disagree -----------------------------------------------------------------------
+
+
+def test_conflicts_page_lists_1337_with_both_names(server: str, page: Any, static_site: str) -> None:
+    page.goto(server + "/data")
+    page.get_by_role("link", name="the conflicts report").click()
+    page.wait_for_url("**/conflicts")
+    row = page.locator("table.conflicts tbody tr[data-port='1337']").first
+    text = row.inner_text()
+    for expected in ("1337/tcp", "WASTE", "menandmice-dns", "menandmice DNS", "Ports for Internet Services"):
+        assert expected in text
+    assert "as of 2026-11-26" in text
+    count = page.locator("#conflicts-summary").inner_text().split()[0].replace(",", "")
+    assert int(count) > 100
+    # the filter is a plain form
+    page.fill("#c-port", "2705")
+    page.locator("#conflict-filters button[type=submit]").click()
+    page.wait_for_url("**/conflicts?port=2705*")
+    ports = page.locator("table.conflicts tbody tr").evaluate_all("rows => rows.map(r => r.dataset.port)")
+    assert ports == ["2705", "2705"]
+    assert "ShareDirect" in page.locator("table.conflicts").inner_text()
+    assert "sds-admin" in page.locator("table.conflicts").inner_text()
+    # a link to the service, and the hostile local service stays text
+    page.goto(server + "/conflicts?port=4444")
+    assert HOSTILE_TITLE in page.locator("table.conflicts").inner_text()
+    page.goto(server + "/conflicts?port=1337/tcp")
+    page.locator("table.conflicts a", has_text="WASTE").click()
+    page.wait_for_url("**/service/waste")
+    # the static export has the page too, without the server
+    page.goto(static_site + "conflicts.html")
+    assert "menandmice-dns" in page.locator("table.conflicts tbody tr[data-port='1337']").first.inner_text()
+
+
 # -- accessibility and phones ----------------------------------------------------------------------------------
 
 
@@ -546,6 +579,7 @@ PAGES = [
     ("map", "/map"),
     ("rules", "/rules?services=sip+rtp&target=nftables"),
     ("data", "/data"),
+    ("conflicts", "/conflicts"),
 ]
 
 

@@ -47,6 +47,7 @@ def test_document_lists_every_endpoint() -> None:
         "GET /api/v1/portmap/{transport}",
         "GET /api/v1/health",
         "GET /api/v1/rules",
+        "GET /api/v1/conflicts",
     }
 
 

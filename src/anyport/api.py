@@ -10,6 +10,7 @@ from anyport.results import LookupResult, SearchHit, SearchResult, ServiceInfo
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from anyport.query.conflicts import ConflictReport
     from anyport.rules.base import Output
 
 _default: KnowledgeBase | None = None
@@ -23,11 +24,20 @@ def knowledge_base() -> KnowledgeBase:
     return _default
 
 
-def lookup(query: str, *, kb: KnowledgeBase | None = None) -> LookupResult:
-    """Every service that uses a port, range, IP protocol, DNS-SD type or name, best match first."""
+def lookup(query: str, *, sources: bool = False, kb: KnowledgeBase | None = None) -> LookupResult:
+    """Every service that uses a port, range, IP protocol, DNS-SD type or name, best match first.
+
+    With ``sources`` each match also carries its sources and as-of date.
+    """
     from anyport.query.lookup import lookup as _lookup
 
-    return _lookup(kb or knowledge_base(), query)
+    kb = kb or knowledge_base()
+    result = _lookup(kb, query)
+    if sources:
+        from anyport.query.provenance import add_lookup_sources
+
+        add_lookup_sources(kb, result)
+    return result
 
 
 def service(name: str, *, kb: KnowledgeBase | None = None) -> ServiceInfo:
@@ -57,12 +67,28 @@ def search_full(
     transport: str | None = None,
     status: str | None = None,
     limit: int = 20,
+    sources: bool = False,
     kb: KnowledgeBase | None = None,
 ) -> SearchResult:
-    """Like :func:`search`, with the typo corrections that were applied."""
+    """Like :func:`search`, with the typo corrections that were applied (and each hit's sources, on request)."""
     from anyport.query.search import search as _search
 
-    return _search(kb or knowledge_base(), text, categories=categories, transport=transport, status=status, limit=limit)
+    kb = kb or knowledge_base()
+    result = _search(kb, text, categories=categories, transport=transport, status=status, limit=limit)
+    if sources:
+        from anyport.query.provenance import add_search_sources
+
+        add_search_sources(kb, result)
+    return result
+
+
+def conflicts(
+    ports: list[str] | None = None, *, kinds: list[str] | None = None, kb: KnowledgeBase | None = None
+) -> ConflictReport:
+    """Where the catalog disagrees with IANA: ports used in practice by other services, unbacked claims."""
+    from anyport.query.conflicts import find_conflicts
+
+    return find_conflicts(kb or knowledge_base(), ports, kinds)
 
 
 def categories(*, kb: KnowledgeBase | None = None) -> list[tuple[str, int]]:

@@ -35,12 +35,18 @@ class _Record:
         return f"{type(self).__name__}({fields})"
 
 
+def _provenance(sources: list[dict[str, str]] | None, as_of: str) -> dict[str, Any]:
+    """``sources`` and ``as_of`` when they were asked for, nothing otherwise (the default JSON stays as it was)."""
+    return {} if sources is None else {"sources": sources, "as_of": as_of}
+
+
 class Match(_Record):
     """One answer to a lookup: a service (or registry record) and why it matched."""
 
     __slots__ = (
         "aliases",
         "allocation",
+        "as_of",
         "categories",
         "confidence",
         "description",
@@ -53,6 +59,7 @@ class Match(_Record):
         "risks",
         "role",
         "source",
+        "sources",
         "span",
         "status",
         "title",
@@ -102,6 +109,9 @@ class Match(_Record):
         self.iana = iana or []
         self.note = note
         self.span = span  # how many ports the matched spec or record covers (1 for a fixed port)
+        # Filled in on request (anyport.query.provenance); None leaves them out of to_dict.
+        self.sources: list[dict[str, str]] | None = None
+        self.as_of = ""
 
     @property
     def broad(self) -> bool:
@@ -143,6 +153,7 @@ class Match(_Record):
             "iana": self.iana,
             "note": self.note,
             "span": self.span,
+            **_provenance(self.sources, self.as_of),
         }
 
 
@@ -217,7 +228,7 @@ class ServiceInfo(_Record):
 class SearchHit(_Record):
     """A search result."""
 
-    __slots__ = ("categories", "description", "name", "ports", "score", "source", "status", "title")
+    __slots__ = ("as_of", "categories", "description", "name", "ports", "score", "source", "sources", "status", "title")
 
     def __init__(
         self,
@@ -239,6 +250,8 @@ class SearchHit(_Record):
         self.status = status
         self.ports = ports
         self.description = description
+        self.sources: list[dict[str, str]] | None = None  # filled in on request, like Match.sources
+        self.as_of = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -250,6 +263,7 @@ class SearchHit(_Record):
             "status": self.status,
             "ports": self.ports,
             "description": self.description,
+            **_provenance(self.sources, self.as_of),
         }
 
 

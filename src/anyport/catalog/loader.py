@@ -74,6 +74,7 @@ def load_catalog(
             catalog.overridden.append(service.id)
         merged[service.id] = service
     problems.extend(check_references(merged.values()))
+    problems.extend(check_names(merged.values()))
     if problems:
         raise CatalogError(problems)
     catalog.services = dict(sorted(merged.items()))
@@ -141,6 +142,29 @@ def check_references(services: Iterable[Service]) -> list[Problem]:
     return problems
 
 
+def check_names(services: Iterable[Service]) -> list[Problem]:
+    """No alias may be another service's id or title: a lookup by that name would never reach the alias."""
+    services = list(services)
+    owners: dict[str, Service] = {s.id: s for s in services}
+    owners.update((s.title.lower(), s) for s in services if s.title.lower() not in owners)
+    problems = []
+    for service in services:
+        for alias in service.aliases:
+            other = owners.get(alias.lower())
+            if other is None or other.id == service.id:
+                continue
+            what = "id" if alias.lower() == other.id else "title"
+            problems.append(
+                Problem(
+                    service.file,
+                    service.line,
+                    f"alias '{alias}' of '{service.id}' is the {what} of '{other.id}' ({other.file}:{other.line}); "
+                    "remove the alias or make it more specific",
+                )
+            )
+    return problems
+
+
 def _find_cycle(start: str, by_id: dict[str, Service]) -> list[str]:
     stack: list[tuple[str, list[str]]] = [(start, [start])]
     while stack:
@@ -182,4 +206,5 @@ def validate_files(paths: Sequence[Path]) -> tuple[int, list[Problem]]:
         by_id = {**{s.id: s for s in others}, **_first_by_id(found, problems)}
     given_files = {s.file for s in found}
     problems.extend(p for p in check_references(by_id.values()) if p.file in given_files)
+    problems.extend(p for p in check_names(by_id.values()) if p.file in given_files)
     return len(found), problems

@@ -199,12 +199,41 @@ class FileChecker:
         if not isinstance(raw, LocatedList):
             self.problem(line, "'ports' is not a list; write items like '- tcp: 443'")
             return []
-        specs = []
+        specs: list[PortSpec] = []
         for entry, entry_line in zip(raw, raw.item_lines, strict=True):
             spec = self.check_spec(entry, entry_line)
             if spec is not None:
+                self._same_port_twice(spec, specs)
                 specs.append(spec)
         return specs
+
+    def _same_port_twice(self, spec: PortSpec, earlier: list[PortSpec]) -> None:
+        """Two specs of one service for the same ports and the same kind of flow contradict or repeat each other.
+
+        Specs that differ in direction, allocation, multicast group, DNS-SD type or pair describe different
+        flows on the same port (NTP's unicast and multicast, a control and a data direction) and are fine.
+        """
+        if spec.kind != "port":
+            return
+        for other in earlier:
+            if other.kind != "port" or other.transport != spec.transport or not set(other.ranges) & set(spec.ranges):
+                continue
+            if _flow(other) != _flow(spec):
+                continue
+            shared = ",".join(str(r) for r in sorted(set(other.ranges) & set(spec.ranges)))
+            if other.role != spec.role:
+                self.problem(
+                    spec.line,
+                    f"{shared}/{spec.transport} is claimed twice with different roles ({other.role} on line "
+                    f"{other.line}, {spec.role} here); keep one role, or say how the two flows differ "
+                    "(direction, multicast, note)",
+                )
+            else:
+                self.problem(
+                    spec.line,
+                    f"{shared}/{spec.transport} is listed twice (also on line {other.line}); remove one of the specs",
+                )
+            return
 
     def check_spec(self, entry: Any, line: int) -> PortSpec | None:
         if not isinstance(entry, LocatedDict):
@@ -430,6 +459,11 @@ class FileChecker:
             self.problem(item.key_lines[key], f"{key} is {value!r}; write a date like 2026-11-26")
             return ""
         return value
+
+
+def _flow(spec: PortSpec) -> tuple[object, ...]:
+    """What tells two flows on the same port apart."""
+    return (spec.direction, spec.allocation, spec.multicast, spec.dnssd, spec.pair_ref, spec.pair_offset)
 
 
 def _clean(text: str) -> str:

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any, TextIO
 
+    from anyport.query.conflicts import ConflictReport
     from anyport.results import LookupResult, Match, SearchResult, ServiceInfo
 
 DEFAULT_ROWS = 25
@@ -88,7 +89,12 @@ def render_lookups(results: list[LookupResult], fmt: str | None, show_all: bool,
     if fmt == "json":
         emit_json(results[0].to_dict() if len(results) == 1 else [r.to_dict() for r in results], out)
     elif fmt == "csv":
-        emit_csv(LOOKUP_CSV, [row for r in results for row in lookup_rows(r)], out)
+        with_sources = any(m.sources is not None for r in results for m in r.matches)
+        rows = [row for r in results for row in lookup_rows(r)]
+        if with_sources:
+            extra = [_csv_sources(m) for r in results for m in r.matches]
+            rows = [[*row, *more] for row, more in zip(rows, extra, strict=True)]
+        emit_csv((*LOOKUP_CSV, "sources", "as_of") if with_sources else LOOKUP_CSV, rows, out)
     elif _is_terminal(out):
         console = _console(out)
         for result in results:
@@ -151,6 +157,30 @@ def _plain_lookup(out: TextIO, result: LookupResult, show_all: bool) -> None:
         out.write(f"risk: {risk}\n")
     for line in result.context:
         out.write(f"note: {line}\n")
+    for line in _source_lines(matches):
+        out.write(line + "\n")
+
+
+def _csv_sources(m: Match) -> list[Any]:
+    from anyport.query.provenance import source_label
+
+    return [[source_label(s) for s in m.sources or []], m.as_of]
+
+
+def _source_lines(matches: list[Match]) -> list[str]:
+    """``sources:`` lines for matches that carry them, one block per service (or registry record)."""
+    from anyport.query.provenance import source_label
+
+    lines: list[str] = []
+    seen: set[tuple[str, str]] = set()
+    for m in matches:
+        if m.sources is None or (m.source, m.name) in seen:
+            continue
+        seen.add((m.source, m.name))
+        when = f" (as of {m.as_of})" if m.as_of else ""
+        lines.append(f"sources of {m.title[:60]}{when}:")
+        lines.extend(f"  - {source_label(s)}" for s in m.sources)
+    return lines
 
 
 def _cut(text: str, width: int) -> str:
@@ -204,6 +234,8 @@ def _rich_lookup(console: Any, result: LookupResult, show_all: bool) -> None:
         console.print(f"[red]risk:[/] {_safe(risk)}")
     for line in result.context:
         console.print(f"[dim]note:[/] {_safe(line)}")
+    for line in _source_lines(matches):
+        console.print(_safe(line), style=None if line.startswith(" ") else "bold")
 
 
 # -- service -------------------------------------------------------------------------------------------------
@@ -226,7 +258,9 @@ SERVICE_CSV = (
 )
 
 
-def render_service(info: ServiceInfo, fmt: str | None, out: TextIO = sys.stdout) -> None:
+def render_service(
+    info: ServiceInfo, fmt: str | None, out: TextIO = sys.stdout, *, referenced_sources: bool = False
+) -> None:
     if fmt == "json":
         emit_json(info.to_dict(), out)
         return
@@ -301,6 +335,14 @@ def render_service(info: ServiceInfo, fmt: str | None, out: TextIO = sys.stdout)
     lines.extend(f"    - {src}" + (f" <{src.url}>" if src.url and src.kind != "url" else "") for src in s.sources)
     if s.as_of:
         lines.append(f"  as of {s.as_of}")
+    if referenced_sources:
+        from anyport.query.provenance import source_label
+        from anyport.serialize import source_to_dict
+
+        for ref in info.referenced:
+            lines.append("")
+            lines.append(f"  sources of {ref.title} ({ref.id})" + (f", as of {ref.as_of}" if ref.as_of else "") + ":")
+            lines.extend(f"    - {source_label(source_to_dict(src))}" for src in ref.sources)
     if _is_terminal(out):
         console = _console(out)
         for line in lines:
@@ -320,14 +362,20 @@ def render_search(result: SearchResult, fmt: str | None, out: TextIO = sys.stdou
         emit_json(result.to_dict(), out)
         return
     if fmt == "csv":
-        emit_csv(
-            SEARCH_CSV,
-            [
-                [h.name, h.title, h.source, f"{h.score:.3f}", h.categories, h.status, h.ports, h.description]
-                for h in result.hits
-            ],
-            out,
-        )
+        rows = [
+            [h.name, h.title, h.source, f"{h.score:.3f}", h.categories, h.status, h.ports, h.description]
+            for h in result.hits
+        ]
+        if any(h.sources is not None for h in result.hits):
+            from anyport.query.provenance import source_label
+
+            rows = [
+                [*row, [source_label(s) for s in h.sources or []], h.as_of]
+                for row, h in zip(rows, result.hits, strict=True)
+            ]
+            emit_csv((*SEARCH_CSV, "sources", "as_of"), rows, out)
+        else:
+            emit_csv(SEARCH_CSV, rows, out)
         return
     lines = []
     if result.corrections:
@@ -342,6 +390,11 @@ def render_search(result: SearchResult, fmt: str | None, out: TextIO = sys.stdou
         tag = "" if hit.status == "active" else f" [{hit.status}]"
         origin = "" if hit.source == "catalog" else f" ({hit.source})"
         lines.append(f"{_cut(hit.title, width):<{width}}  {hit.name:<24} {hit.ports}{tag}{origin}")
+        if hit.sources is not None:
+            from anyport.query.provenance import source_label
+
+            when = f"as of {hit.as_of}: " if hit.as_of else ""
+            lines.append(f"{'':<{width}}  sources, {when}" + "; ".join(source_label(src) for src in hit.sources))
     if _is_terminal(out):
         console = _console(out)
         for line in lines:
@@ -358,3 +411,79 @@ def render_categories(rows: list[tuple[str, int]], fmt: str | None, out: TextIO 
     else:
         for category, count in rows:
             out.write(f"{category:<24} {count}\n")
+
+
+# -- conflicts -----------------------------------------------------------------------------------------------
+
+CONFLICTS_CSV = (
+    "kind",
+    "port",
+    "transport",
+    "claim",
+    "iana",
+    "service",
+    "title",
+    "ports",
+    "role",
+    "direction",
+    "uncertain",
+    "sources",
+    "as_of",
+    "why",
+)
+
+
+def render_conflicts(report: ConflictReport, fmt: str | None, out: TextIO = sys.stdout) -> None:
+    from anyport.query.provenance import source_label
+
+    if fmt == "json":
+        emit_json(report.to_dict(), out)
+        return
+    if fmt == "csv":
+        rows = [
+            [
+                c.kind,
+                "" if c.port is None else c.port,
+                c.transport,
+                c.claim,
+                sorted({i["name"] for i in c.iana}),
+                s.name,
+                s.title,
+                s.ports,
+                s.role,
+                s.direction,
+                str(s.uncertain).lower(),
+                [source_label(src) for src in s.sources],
+                s.as_of,
+                c.why,
+            ]
+            for c in report.conflicts
+            for s in c.services
+        ]
+        emit_csv(CONFLICTS_CSV, rows, out)
+        return
+    counts = ", ".join(f"{n} {kind}" for kind, n in report.counts().items())
+    lines = [
+        f"{len(report.conflicts)} conflict{'s' if len(report.conflicts) != 1 else ''} between the catalog and IANA "
+        f"({counts}); catalog as of {report.as_of or '-'}, IANA registry as of {report.iana_as_of or '-'}"
+    ]
+    for c in report.conflicts:
+        where = "(no port)" if c.port is None else f"{c.port}/{c.transport}"
+        lines.append("")
+        lines.append(f"{where}  {c.kind}" + (f" '{c.claim}'" if c.claim else ""))
+        lines.append(f"  {c.why}")
+        names = list(
+            dict.fromkeys(f"{i['name']} {i['ports']}/{i['transport']}" if i["ports"] else i["name"] for i in c.iana)
+        )
+        lines.append(f"  IANA: {'; '.join(names) if names else 'no such name'}")
+        for s in c.services:
+            flags = ", ".join(filter(None, (s.ports, s.role, s.direction, "uncertain" if s.uncertain else "")))
+            lines.append(f"  - {s.title} ({s.name}){': ' + flags if flags else ''}")
+            when = f" · as of {s.as_of}" if s.as_of else ""
+            lines.append(f"      sources: {'; '.join(source_label(src) for src in s.sources)}{when}")
+    if _is_terminal(out):
+        console = _console(out)
+        for line in lines:
+            console.print(_safe(line), style="bold" if line and not line.startswith(" ") else None)
+    else:
+        out.write("\n".join(lines) + "\n")

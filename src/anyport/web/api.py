@@ -27,7 +27,7 @@ from anyport.web.portmap import LEGEND as PORTMAP_LEGEND
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 TARGET_NAMES = (*TARGETS, *(f"aerleon:{key}" for key in PLATFORMS if key not in REFUSED))
-LIST_PARAMS = frozenset({"category", "service", "source", "dest"})
+LIST_PARAMS = frozenset({"category", "service", "source", "dest", "port", "kind"})
 MAX_ITEMS = 50
 
 
@@ -92,6 +92,15 @@ TRANSPORT_NAMES = ("tcp", "udp", "sctp", "dccp")
 # --- lookup (the stable contract of docs/json.md) --------------------------------------------------------------
 
 
+class MatchSource(Model):
+    """A source of a lookup match or search hit: a catalog source, or a data set (IANA, trojan list, nmap)."""
+
+    kind: str = field(enum=(*SOURCE_KINDS, "dataset"))
+    value: str = field()
+    title: str | None = field(optional=True)
+    url: str | None = field(optional=True)
+
+
 class Match(Model):
     name: str = field("service id, IANA service name, or trojans-PORT-TRANSPORT")
     title: str = field()
@@ -112,6 +121,8 @@ class Match(Model):
     iana: list[str] = field("IANA names that back the match")
     note: str = field()
     span: int = field("how many ports the matched spec or record covers", ge=0)
+    sources: list[MatchSource] | None = field("with sources=true: where the match comes from", optional=True)
+    as_of: str | None = field("with sources=true: when its facts were last checked or changed", optional=True)
 
 
 class LookupResponse(Model):
@@ -208,12 +219,54 @@ class SearchHit(Model):
     status: str = field(enum=STATUSES)
     ports: str = field()
     description: str = field()
+    sources: list[MatchSource] | None = field("with sources=true", optional=True)
+    as_of: str | None = field("with sources=true", optional=True)
 
 
 class SearchResponse(Model):
     query: str = field()
     corrections: dict[str, str] = field("typo corrections applied: word -> word used")
     results: list[SearchHit] = field()
+
+
+class ConflictService(Model):
+    name: str = field("service id")
+    title: str = field()
+    status: str = field(enum=STATUSES)
+    origin: str = field(enum=("catalog", "local"))
+    ports: str = field("the port spec (practice) or every port of the entry (claim)")
+    role: str = field()
+    direction: str = field()
+    uncertain: bool = field("the catalog itself marks the port as uncertain")
+    sources: list[SourceRef] = field()
+    as_of: str = field()
+    file: str = field("the catalog file the entry is in")
+    line: int = field()
+
+
+class ConflictIana(Model):
+    name: str = field()
+    description: str = field()
+    transport: str = field()
+    ports: str = field('"" for a name IANA registers without a port')
+
+
+class Conflict(Model):
+    kind: str = field(enum=("practice", "claim"))
+    port: int | None = field("null for a claimed name that has no port", ge=0, le=65535)
+    transport: str = field()
+    claim: str = field('the IANA name the entry claims (kind claim), else ""')
+    why: str = field("one line")
+    services: list[ConflictService] = field()
+    iana: list[ConflictIana] = field("what IANA registers there (practice) or under the claimed name (claim)")
+
+
+class ConflictsResponse(Model):
+    count: int = field(ge=0)
+    counts: dict[str, int] = field("kind -> how many")
+    as_of: str = field("newest as-of date of the catalog entries involved")
+    iana_as_of: str = field("newest modification date in the IANA registry in use")
+    conflicts: list[Conflict] = field("by port, transport and kind")
 
 
 class Category(Model):
@@ -278,6 +331,7 @@ def _once(request: Request) -> None:
 
 
 Text = Annotated[str, Field(min_length=1, max_length=MAX_QUERY)]
+SourcesFlag = Annotated[bool, Query(description="also give each answer's sources and as-of date")]
 Q = Annotated[
     str,
     Query(
@@ -295,11 +349,13 @@ Q = Annotated[
     responses=_errors(*COMMON),
     summary="What uses a port, range, IP protocol or name (the `anyport lookup --json` contract)",
 )
-async def lookup(request: Request, q: Q) -> Response:
-    from anyport.query.lookup import lookup as run
+async def lookup(request: Request, q: Q, sources: SourcesFlag = False) -> Response:
+    from anyport.api import lookup as run
 
     _once(request)
-    return _answer(request, ("lookup", q), lambda: run(knowledge_base(request), q).to_dict())
+    return _answer(
+        request, ("lookup", q, sources), lambda: run(q, sources=sources, kb=knowledge_base(request)).to_dict()
+    )
 
 
 @router.get(
@@ -339,17 +395,40 @@ async def search(
     transport: Literal["tcp", "udp", "sctp", "dccp", "ip"] | None = None,
     status: Literal["active", "obsolete", "defunct"] | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 20,
+    sources: SourcesFlag = False,
 ) -> Response:
-    from anyport.query.search import search as run
+    from anyport.api import search_full as run
 
     _once(request)
-    key = ("search", q, tuple(category or ()), transport, status, limit)
+    key = ("search", q, tuple(category or ()), transport, status, limit, sources)
 
     def make() -> Any:
         kb = knowledge_base(request)
-        return run(kb, q, categories=category, transport=transport, status=status, limit=limit).to_dict()
+        found = run(q, categories=category, transport=transport, status=status, limit=limit, sources=sources, kb=kb)
+        return found.to_dict()
 
     return _answer(request, key, make)
+
+
+@router.get(
+    "/conflicts",
+    response_model=ConflictsResponse,
+    responses=_errors(*COMMON),
+    summary="Where the catalog disagrees with IANA (`anyport conflicts --json`)",
+)
+async def conflicts(
+    request: Request,
+    port: Annotated[
+        list[Text] | None, Query(max_length=MAX_ITEMS, description="only these ports: 1337, 8080/tcp, 5000-6000")
+    ] = None,
+    kind: Annotated[list[Literal["practice", "claim"]] | None, Query(max_length=2)] = None,
+) -> Response:
+    from anyport.query.conflicts import find_conflicts
+
+    _once(request)
+    ports, kinds = list(port or ()), [str(k) for k in kind or ()]
+    key = ("conflicts", tuple(ports), tuple(kinds))
+    return _answer(request, key, lambda: find_conflicts(knowledge_base(request), ports, kinds).to_dict())
 
 
 @router.get(

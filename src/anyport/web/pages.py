@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import jinja2
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -36,6 +36,7 @@ environment = jinja2.Environment(
 environment.filters["thousands"] = lambda n: f"{int(n):,}"
 environment.filters["basename"] = lambda path: str(path).replace("\\", "/").rsplit("/", 1)[-1]
 environment.filters["web_url"] = lambda u: u if re.match(r"^https?://[^\s]+$", str(u)) else ""
+environment.filters["source_text"] = lambda source: _source_text(source)
 
 NEIGHBOURS = 5  # a port page shows the assignments on n-5 .. n+5
 SHOWN_MATCHES = 100  # rows of a results table before "and N more"
@@ -96,6 +97,12 @@ class Links:
         if head == "static":
             return "/".join(parts)
         return f"{head}.html{tail}"
+
+
+def _source_text(source: dict[str, str]) -> tuple[str, str]:
+    from anyport.query.provenance import source_text
+
+    return source_text(source)
 
 
 def render_page(name: str, links: Links, **context: Any) -> str:
@@ -460,8 +467,21 @@ def port_view(kb: KnowledgeBase, number: int, transport: str = "") -> dict[str, 
         "neighbour_transports": shown,
         "classes": classes,
         "top": next((m for m in result.matches if m.source != "trojans"), None),
+        "sources": _match_sources(kb, [m for m in result.matches if not m.broad]),
         "nav": "",
     }
+
+
+def _match_sources(kb: KnowledgeBase, matches: list[Any]) -> list[dict[str, Any]]:
+    """Sources and as-of dates of the curated services among ``matches``, each service once."""
+    from anyport.query.provenance import service_sources
+
+    found: dict[str, dict[str, Any]] = {}
+    for m in matches:
+        if m.source in ("catalog", "local") and m.name not in found:
+            sources, as_of = service_sources(kb, m.name)
+            found[m.name] = {"name": m.name, "title": m.title, "sources": sources, "as_of": as_of}
+    return list(found.values())
 
 
 def neighbours(kb: KnowledgeBase, number: int, transports: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -592,6 +612,14 @@ def data_view(kb: KnowledgeBase) -> dict[str, Any]:
         "protocols_date": _protocols_date(),
         "nav": "data",
     }
+
+
+def conflicts_view(kb: KnowledgeBase, port: str = "", kind: str = "") -> dict[str, Any]:
+    """The conflicts report, optionally for one port (or range) and one kind."""
+    from anyport.query.conflicts import KINDS, find_conflicts
+
+    report = find_conflicts(kb, [port.strip()] if port.strip() else None, [kind] if kind else None)
+    return {"report": report, "port": port.strip(), "kind": kind, "kinds": KINDS, "nav": "data"}
 
 
 def _protocols_date() -> str:
@@ -755,6 +783,13 @@ def category(
 @router.get("/data", response_class=HTMLResponse)
 def data(request: Request) -> Response:
     return _page(request, "data.html", data_view(knowledge_base(request)))
+
+
+@router.get("/conflicts", response_class=HTMLResponse)
+def conflicts(
+    request: Request, port: str = Query("", max_length=MAX_QUERY), kind: str = Query("", max_length=16)
+) -> Response:
+    return _page(request, "conflicts.html", conflicts_view(knowledge_base(request), port, kind))
 
 
 @router.get("/map", response_class=HTMLResponse)

@@ -166,6 +166,7 @@ class Builder:
             if _safe_name(name):
                 self.page(f"category/{name}.html", "category.html", pages.category_view(kb, name))
         self.page("data.html", "data.html", pages.data_view(kb))
+        self.page("conflicts.html", "conflicts.html", pages.conflicts_view(kb))
         self.page("rules.html", "rules.html", pages.rules_view(kb))
         for transport, name in (("tcp", "map.html"), ("udp", "map-udp.html")):
             self.page(name, "map.html", pages.map_view(kb, transport))
