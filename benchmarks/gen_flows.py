@@ -32,8 +32,8 @@ ZEEK_HEADER = """#separator \\x09
 def flows_sql(rows: int) -> str:
     """A SELECT producing ``rows`` synthetic flows with client/server columns (no side swapped yet)."""
     common = ", ".join(str(p) for p in COMMON)
-    # h(k): a 31-bit integer hash of the row number, different for each k (multiplicative hashing, no state)
-    h = "((i * {a} + {b}) % 2147483647)"
+    # h(k): a 31-bit hash of the row number, different for each seed (a murmur-style finalizer, no state)
+    h = "mix(i * 2654435761 + {b} * 1000003)"
     return f"""
     WITH base AS (
         SELECT i,
@@ -50,7 +50,7 @@ def flows_sql(rows: int) -> str:
         FROM base
     )
     SELECT
-        1764115200.0 + i * 0.000123 AS ts,
+        CAST(1764115200.0 + i * 0.000123 AS DOUBLE) AS ts,
         'C' || lpad(printf('%x', h5), 8, '0') || lpad(printf('%x', i), 8, '0') AS uid,
         '10.' || (h4 % 256) || '.' || (h5 % 256) || '.' || (i % 250 + 1) AS client,
         client_port,
@@ -64,10 +64,15 @@ def flows_sql(rows: int) -> str:
     """
 
 
+MIX = """CREATE MACRO mix1(x) AS (xor(x % 4294967296, (x % 4294967296) >> 16) * 73244475) % 4294967296;
+CREATE MACRO mix(x) AS xor(mix1(x), mix1(x) >> 16) % 2147483647"""
+
+
 def generate(out: Path, rows: int, fmt: str) -> float:
     import duckdb
 
     con = duckdb.connect()
+    con.execute(MIX)
     con.execute("SET preserve_insertion_order = true")
     base = flows_sql(rows)
     if fmt == "zeek":

@@ -14,6 +14,7 @@ declare -A packages=(
   [nmap]=nmap
   [firewall-offline-cmd]=firewalld
   [chromium]=chromium
+  [java]=openjdk-17-jre-headless
 )
 missing=()
 for tool in "${!packages[@]}"; do

@@ -11,7 +11,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from anyport.errors import DataError
-from anyport.traffic.capture import CaptureStats, Flow, iter_packets, read_flows
+from anyport.traffic import capture_fast
+from anyport.traffic.annotate import capture_flows, is_capture
+from anyport.traffic.capture import (
+    CaptureStats,
+    Decoded,
+    Flow,
+    is_capture_file,
+    iter_packets,
+    read_flows,
+    read_flows_reference,
+)
+from anyport.traffic.readers import ReadStats
 
 PCAPS = Path(__file__).resolve().parent / "data" / "pcap"
 TRACES = ["ssh", "pop3", "wikipedia", "Teredo", "cisco-fabric-path", "modbus-and-non-modbus-p502"]
@@ -489,8 +500,11 @@ def check_damaged(path: Path, data: bytes) -> CaptureStats | None:
     try:
         flows, stats = read_flows(path)
     except DataError:
+        with pytest.raises(DataError):
+            read_flows_reference(path)
         return None
     consistent(flows, stats)
+    assert (flows, stats) == read_flows_reference(path)
     packets = list(iter_packets(path))
     assert len(packets) == stats.packets
     return stats
@@ -558,3 +572,328 @@ def test_random_byte_flips(tmp_path: Path, which: str, flips: list[tuple[int, in
 @given(garbage=st.binary(max_size=200), header=st.sampled_from([b"", pcap([]), shb() + idb(1)]))
 def test_garbage_after_header(tmp_path: Path, garbage: bytes, header: bytes) -> None:
     check_damaged(tmp_path / "garbage", header + garbage)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The numpy path gives exactly what the per-packet reference decoder gives
+
+
+def to_pcapng(data: bytes) -> bytes:
+    """A little-endian microsecond pcap file rewritten as pcapng (one interface, EPBs), records unchanged."""
+    linktype = struct.unpack_from("<I", data, 20)[0]
+    out = shb() + idb(linktype, tsresol=6)
+    off = 24
+    while off < len(data):
+        sec, usec, caplen, origlen = struct.unpack_from("<IIII", data, off)
+        out += epb(0, sec * 1_000_000 + usec, data[off + 16 : off + 16 + caplen], origlen=origlen)
+        off += 16 + caplen
+    return out
+
+
+def same_as_reference(path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[list[Flow], CaptureStats]:
+    """read_flows equals read_flows_reference, also when every few records make a chunk of their own."""
+    result = read_flows(path)
+    assert result == read_flows_reference(path)
+    with monkeypatch.context() as patch:
+        patch.setattr(capture_fast, "CHUNK", 3)
+        assert read_flows(path) == result
+    return result
+
+
+@pytest.mark.parametrize("name", TRACES)
+def test_fast_path_equals_reference_on_real_traces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    path = PCAPS / f"{name}.pcap"
+    flows, stats = same_as_reference(path, monkeypatch)
+    assert flows
+    assert stats.in_flows
+    pcapng_flows, _ = same_as_reference(write(tmp_path, to_pcapng(path.read_bytes())), monkeypatch)
+    assert [(f.client, f.client_port, f.responder_port, f.packets, f.bytes) for f in pcapng_flows] == [
+        (f.client, f.client_port, f.responder_port, f.packets, f.bytes) for f in flows
+    ]
+
+
+def test_common_packets_never_reach_the_per_packet_decoder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    decode = capture_fast._decode
+
+    def counting(buf: bytes, linktype: int, start: int, end: int) -> Decoded:
+        calls.append(start)
+        return decode(buf, linktype, start, end)
+
+    monkeypatch.setattr(capture_fast, "_decode", counting)
+    frames = [
+        eth(ipv4(A, B, 6, tcp(40000, 443, SYN))),
+        eth(ipv4(B, A, 6, tcp(443, 40000, SYN | ACK)), vlans=((0x8100, 5),)),
+        eth(ipv6("2001:db8::1", "2001:db8::2", 17, udp(5353, 53)), 0x86DD, vlans=((0x88A8, 1), (0x8100, 2))),
+        eth(ipv4(A, B, 1, icmp(), options=b"\x01" * 4)),
+        eth(b"\x00" * 28, 0x0806),
+    ]
+    flows, stats = read_flows(write(tmp_path, pcap(frames)))
+    assert (len(flows), stats.in_flows, stats.non_ip, calls) == (3, 4, 1, [])
+    frames.append(eth(ipv4(A, B, 17, b"xyz", ident=5, frag=1)))  # a later fragment: the per-packet decoder
+    read_flows(write(tmp_path, pcap(frames)))
+    assert len(calls) == 1
+
+
+def test_ip_length_shorter_than_the_transport_header_is_undecodable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    short4 = ipv4(A, B, 6, tcp(1, 2, SYN) + b"padding")
+    short4 = short4[:2] + struct.pack("!H", 24) + short4[4:]  # 4 bytes of TCP by the IP length; the rest is padding
+    short6 = ipv6("::1", "::2", 17, udp(3, 4))
+    short6 = short6[:4] + struct.pack("!H", 3) + short6[6:]
+    zero6 = ipv6("::1", "::2", 17, udp(5, 6))
+    zero6 = zero6[:4] + struct.pack("!H", 0) + zero6[6:]  # 0: the capture's length decides (jumbograms)
+    frames = [eth(short4), eth(short6, 0x86DD), eth(zero6, 0x86DD)]
+    flows, stats = same_as_reference(write(tmp_path, pcap(frames)), monkeypatch)
+    assert (stats.undecodable, [f.client_port for f in flows]) == (2, [5])
+
+
+def test_simple_packet_block_takes_the_previous_packets_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = (
+        shb()
+        + idb(1)
+        + epb(0, 5_000_000, eth(ip4_udp(1)))
+        + opb(0, 9_000_000, eth(ip4_udp(2)))
+        + epb(0, 7_000_000, eth(ip4_udp(3)))
+        + epb(5, 1_000_000, eth(ip4_udp(4)))  # no interface 5: skipped, so its time is not the previous one
+        + spb(eth(ip4_udp(5)))
+    )
+    flows, _ = same_as_reference(write(tmp_path, data), monkeypatch)
+    assert [(f.client_port, f.first_seen) for f in flows] == [(1, 5.0), (2, 9.0), (3, 7.0), (5, 7.0)]
+
+
+ADDRS4 = ["192.0.2.1", "192.0.2.2", "198.51.100.7"]
+ADDRS6 = ["2001:db8::1", "2001:db8::2", "fe80::1"]
+PORTS = [53, 443, 40000, 40001]
+
+
+@st.composite
+def ip_packets(draw: st.DrawFn) -> bytes:
+    """An IPv4 or IPv6 packet over a few addresses and ports, with fragments, options and extension headers."""
+    proto = draw(st.sampled_from([6, 17, 1, 132, 33, 136, 47, 58]))
+    sport, dport = draw(st.sampled_from(PORTS)), draw(st.sampled_from(PORTS))
+    if proto == 6:
+        payload = tcp(sport, dport, draw(st.sampled_from([SYN, SYN | ACK, ACK, PSH | ACK, 0])))
+    elif proto in (17, 132, 33, 136):
+        payload = udp(sport, dport, b"data")
+    else:
+        payload = icmp()
+    if draw(st.booleans()):
+        src, dst = draw(st.sampled_from(ADDRS4)), draw(st.sampled_from(ADDRS4))
+        frag = draw(st.sampled_from([0, 0, 0x4000, 0x2000, 0x2001, 0x0003]))
+        options = draw(st.sampled_from([b"", b"", b"\x01" * 4, b"\x01" * 40]))
+        packet = ipv4(src, dst, proto, payload, ident=draw(st.integers(1, 2)), frag=frag, options=options)
+        if draw(st.integers(0, 2)) == 0:  # a total length that lies (too short, zero, too long)
+            packet = packet[:2] + struct.pack("!H", draw(st.sampled_from([0, 19, 24, 30, 40, 9000]))) + packet[4:]
+        return packet
+    src, dst = draw(st.sampled_from(ADDRS6)), draw(st.sampled_from(ADDRS6))
+    chain = draw(st.lists(st.sampled_from([0, 60, 43, 44, 51]), max_size=2))
+    nh, body = proto, payload
+    for header in reversed(chain):
+        if header == 44:
+            body = struct.pack("!BBHI", nh, 0, draw(st.sampled_from([0, 1, 8])), draw(st.integers(1, 2))) + body
+        elif header == 51:
+            body = bytes([nh, 1]) + b"\x00" * 6 + body
+        else:
+            body = ext(nh) + body
+        nh = header
+    packet = ipv6(src, dst, nh, body)
+    if draw(st.integers(0, 3)) == 0:  # a payload length that lies
+        packet = packet[:4] + struct.pack("!H", draw(st.sampled_from([0, 3, 10, 9000]))) + packet[6:]
+    return packet
+
+
+@st.composite
+def frames_for(draw: st.DrawFn, linktype: int) -> bytes:
+    """A frame of ``linktype`` around an IP packet (or something else), possibly cut short."""
+    packet = draw(ip_packets())
+    v6 = packet[0] >> 4 == 6
+    ethertype = 0x86DD if v6 else 0x0800
+    if linktype == 1:
+        wrap = draw(st.sampled_from(["plain", "plain", "vlan", "fabricpath", "pppoe", "arp"]))
+        if wrap == "vlan":
+            tags = draw(st.lists(st.sampled_from([0x8100, 0x88A8, 0x9100]), min_size=1, max_size=3))
+            frame = eth(packet, ethertype, vlans=tuple((t, 7) for t in tags))
+        elif wrap == "fabricpath":
+            frame = eth(b"\x00" * 14 + eth(packet, ethertype), 0x8903)
+        elif wrap == "pppoe":
+            frame = eth(struct.pack("!BBHHH", 0x11, 0, 1, len(packet) + 2, 0x57 if v6 else 0x21) + packet, 0x8864)
+        elif wrap == "arp":
+            frame = eth(b"\x00" * 28, 0x0806)
+        else:
+            frame = eth(packet, ethertype)
+    elif linktype == 113:
+        frame = struct.pack("!HHH8sH", 0, 1, 6, b"\x00" * 8, draw(st.sampled_from([ethertype, 0x0806]))) + packet
+    elif linktype == 276:
+        frame = struct.pack("!HHIHBB8s", ethertype, 0, 1, 1, 0, 6, b"\x00" * 8) + packet
+    elif linktype == 0:
+        frame = struct.pack("<I", 30 if v6 else 2) + packet
+    elif linktype == 108:
+        frame = struct.pack(">I", 24 if v6 else 2) + packet
+    else:  # raw IP, or a link type nobody decodes
+        frame = packet
+    if draw(st.integers(0, 4)) == 0:
+        frame = frame[: draw(st.integers(0, len(frame)))]
+    return frame
+
+
+LINKTYPES = [1, 1, 113, 276, 101, 0, 108, 147]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    data=st.data(),
+    container=st.sampled_from(["pcap", "pcap", "pcapng"]),
+    order=st.sampled_from("<>"),
+    magic=st.sampled_from([0xA1B2C3D4, 0xA1B23C4D, 0xA1B2CD34]),  # micro-, nanosecond, modified (24-byte headers)
+    linktype=st.sampled_from(LINKTYPES),
+)
+def test_fast_path_equals_reference_on_generated_captures(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    data: st.DataObject,
+    container: str,
+    order: str,
+    magic: int,
+    linktype: int,
+) -> None:
+    count = data.draw(st.integers(0, 12))
+    times = data.draw(st.lists(st.integers(0, 5), min_size=count, max_size=count))  # not always in order
+    if container == "pcap":
+        frames = [data.draw(frames_for(linktype)) for _ in range(count)]
+        out = struct.pack(order + "IHHiIII", magic, 2, 4, 0, 0, 65535, linktype)
+        extra = b"\x00" * 8 if magic == 0xA1B2CD34 else b""
+        for ts, frame in zip(times, frames, strict=True):
+            head = struct.pack(order + "IIII", 1_700_000_000 + ts, 999_999 * ts, len(frame), len(frame) + ts)
+            out += head + extra + frame
+        expected = count
+    else:
+        out, expected = pcapng_blocks(data, order, times)
+    flows, stats = same_as_reference(write(tmp_path, out), monkeypatch)
+    consistent(flows, stats)
+    assert stats.packets == expected
+
+
+def pcapng_blocks(data: st.DataObject, order: str, times: list[int]) -> tuple[bytes, int]:
+    """A pcapng file of mostly EPBs and every other kind of block between them; and its number of packets."""
+    links = data.draw(st.lists(st.sampled_from(LINKTYPES), min_size=1, max_size=3))
+
+    def interface(linktype: int) -> bytes:
+        snaplen = data.draw(st.sampled_from([0, 0, 30, 65535]))
+        return idb(linktype, snaplen, data.draw(st.sampled_from([None, 9, 0x80 | 10])), order)
+
+    out = shb(order) + b"".join(interface(lt) for lt in links)
+    packets = 0
+    for ts in times:
+        kind = data.draw(st.sampled_from(["epb"] * 6 + ["spb", "opb", "no-iface", "short", "nrb", "section", "idb"]))
+        iface = data.draw(st.integers(0, len(links) - 1))
+        frame = data.draw(frames_for(links[iface]))
+        stamp = 1_700_000_000_000_000 + ts
+        if kind == "epb":
+            out += epb(iface, stamp, frame, order, origlen=len(frame) + ts)
+        elif kind == "spb":
+            out += spb(data.draw(frames_for(links[0])), order)
+        elif kind == "opb":
+            out += opb(iface, stamp, frame, order)
+        elif kind == "no-iface":  # an interface that does not exist: skipped
+            out += epb(len(links) + 1, stamp, frame, order)
+        elif kind == "short":  # an EPB too short for its fields: skipped
+            out += block(6, b"\x00" * 12, order)
+        elif kind == "nrb":
+            out += block(4, b"\x00" * 4, order)
+        elif kind == "section":  # a new section, maybe in the other byte order, with its own interfaces
+            order = data.draw(st.sampled_from("<>"))
+            links = data.draw(st.lists(st.sampled_from(LINKTYPES), min_size=1, max_size=2))
+            out += shb(order) + b"".join(interface(lt) for lt in links)
+            continue
+        else:
+            links.append(data.draw(st.sampled_from(LINKTYPES)))
+            out += interface(links[-1])
+            continue
+        packets += kind in ("epb", "spb", "opb")
+    return out, packets
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Compressed captures
+
+
+def compress(kind: str, data: bytes) -> bytes:
+    import bz2
+    import gzip
+    import lzma
+
+    import zstandard
+
+    if kind == "gzip":
+        return gzip.compress(data)
+    if kind == "zstd":  # two frames, as a multi-threaded or appending writer makes
+        half = len(data) // 2
+        zstd = zstandard.ZstdCompressor(write_checksum=True)
+        return zstd.compress(data[:half]) + zstd.compress(data[half:])
+    if kind == "bzip2":
+        return bz2.compress(data)
+    return lzma.compress(data)
+
+
+@pytest.mark.parametrize("kind", ["gzip", "zstd", "bzip2", "xz"])
+def test_compressed_capture_reads_like_the_plain_one(tmp_path: Path, kind: str) -> None:
+    plain = PCAPS / "ssh.pcap"
+    path = write(tmp_path, compress(kind, plain.read_bytes()), "capture")  # no telling suffix: content decides
+    flows, stats = read_flows(path)
+    plain_flows, plain_stats = read_flows(plain)
+    assert flows == plain_flows
+    assert stats.compression == kind
+    stats.compression = ""
+    assert stats == plain_stats
+    assert is_capture_file(path)
+    assert is_capture(str(path))
+    assert sum(1 for _ in iter_packets(path)) == plain_stats.packets
+    pcapng = write(tmp_path, compress(kind, to_pcapng(plain.read_bytes())), "capture-ng")
+    assert read_flows(pcapng)[1].packets == plain_stats.packets
+
+
+def test_annotate_reads_a_compressed_capture(tmp_path: Path) -> None:
+    path = write(tmp_path, compress("zstd", (PCAPS / "pop3.pcap").read_bytes()), "pop3.pcap.zst")
+    stats = ReadStats(str(path))
+    records = list(capture_flows(str(path), stats))
+    assert len(records) == len(read_flows(PCAPS / "pop3.pcap")[0]) == stats.records
+    assert {r.resp_p for r in records} >= {110}
+
+
+@pytest.mark.parametrize("kind", ["gzip", "zstd", "xz"])
+def test_truncated_compressed_capture_keeps_what_came_before(tmp_path: Path, kind: str) -> None:
+    packed = compress(kind, (PCAPS / "ssh.pcap").read_bytes())
+    path = write(tmp_path, packed[: len(packed) * 3 // 4], "cut")
+    flows, stats = read_flows(path)
+    consistent(flows, stats)
+    assert 0 < stats.packets < 1797
+    assert stats.stop_reason.startswith(f"the {kind} stream is truncated or corrupt")
+    assert (flows, stats) == read_flows_reference(path)
+
+
+def test_corrupt_compressed_capture_is_a_skip_or_one_clear_error(tmp_path: Path) -> None:
+    packed = bytearray(compress("gzip", (PCAPS / "pop3.pcap").read_bytes()))
+    for pos in range(10, len(packed), max(1, len(packed) // 40)):
+        damaged = bytearray(packed)
+        damaged[pos] ^= 0x55
+        stats = check_damaged(tmp_path / "damaged", bytes(damaged))
+        if stats is not None:
+            assert stats.packets <= 125
+
+
+def test_compressed_data_that_is_not_a_capture(tmp_path: Path) -> None:
+    import gzip
+
+    with pytest.raises(DataError, match=r"\(gzip-compressed\) is not a pcap or pcapng capture: it starts with 23 66"):
+        read_flows(write(tmp_path, gzip.compress(b"#fields ts uid\n")))
+    with pytest.raises(DataError, match="the zstd stream holds no data"):
+        read_flows(write(tmp_path, compress("zstd", b"")))
+    with pytest.raises(DataError, match="gzip stream is truncated or corrupt after 0 decompressed bytes"):
+        read_flows(write(tmp_path, gzip.compress(b"x" * 1000)[:10]))
+    with pytest.raises(DataError, match=r"not a pcap or pcapng capture: .*; the gzip stream is truncated"):
+        read_flows(write(tmp_path, gzip.compress(b"x" * 1000)[:12]))
+    assert not is_capture_file(write(tmp_path, gzip.compress(b"not a capture")))
+    assert not is_capture_file(tmp_path)
+    assert not is_capture_file(tmp_path / "missing")

@@ -24,7 +24,7 @@ def cmd_lookup(args: argparse.Namespace) -> int:
 
     for query in args.queries:  # report a bad query before doing any work
         parse_query(query)
-    results = [api.lookup(q) for q in args.queries]
+    results = [api.lookup(q, sources=args.sources) for q in args.queries]
     render_lookups(results, args.fmt, args.all)
     # A name nobody knows is a failed lookup (exit 1, like grep); an unknown port still has an answer.
     return 1 if any(not r.matches and r.kind == "name" for r in results) else 0
@@ -34,7 +34,8 @@ def cmd_service(args: argparse.Namespace) -> int:
     from anyport import api
     from anyport.cli.render import render_service
 
-    render_service(api.service(args.name), args.fmt)
+    info = api.service(args.name)
+    render_service(info, args.fmt, referenced_sources=args.sources)
     return 0
 
 
@@ -48,6 +49,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         transport=args.transport,
         status=args.status,
         limit=args.limit,
+        sources=args.sources,
     )
     render_search(result, args.fmt)
     return 0 if result.hits else 1
@@ -68,12 +70,24 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     paths = [Path(f) for f in args.files]
     count, problems = validate_files(paths)
+    if args.check_format:
+        from anyport.catalog.format import check_format_file
+
+        problems += [p for path in paths if path.is_file() for p in check_format_file(path)]
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:
         print(f"anyport: {len(problems)} problem(s) in {len(paths)} file(s)", file=sys.stderr)
         return 2
     print(f"ok: {count} service(s) in {len(paths)} file(s)")
+    return 0
+
+
+def cmd_conflicts(args: argparse.Namespace) -> int:
+    from anyport import api
+    from anyport.cli.render import render_conflicts
+
+    render_conflicts(api.conflicts(args.ports, kinds=args.kind), args.fmt)
     return 0
 
 
@@ -192,10 +206,35 @@ def _columns(text: str) -> dict[str, str]:
     return columns
 
 
+def _output_format(output: str, fmt: str | None) -> str:
+    if fmt:
+        return str(fmt)
+    lowered = output.lower()
+    if lowered.endswith((".parquet", ".pq")):
+        return "parquet"
+    if lowered.endswith((".jsonl", ".json", ".ndjson")):
+        return "jsonl"
+    return "csv"
+
+
 def cmd_annotate(args: argparse.Namespace) -> int:
+    fmt = _output_format(args.output, args.format)
+    if args.engine == "spark":
+        from anyport.spark import annotate_paths
+
+        run = annotate_paths(
+            args.inputs, args.output, fmt, columns=_columns(args.columns), input_format=args.input_format
+        )
+        print(run.report(), file=sys.stderr)
+        return 0
+    from anyport.cli.progress import ProgressBar
     from anyport.traffic.annotate import annotate_files
 
-    stats = annotate_files(args.inputs, args.output, args.format, _columns(args.columns))
+    with ProgressBar("annotating", enabled=False if args.no_progress else None) as bar:
+        stats = annotate_files(
+            args.inputs, args.output, fmt, _columns(args.columns), engine=args.engine, progress=bar,
+            input_format=args.input_format,
+        )  # fmt: skip
     print(stats.report(), file=sys.stderr)
     return 0
 
@@ -205,15 +244,66 @@ def cmd_summary(args: argparse.Namespace) -> int:
     from anyport.traffic.annotate import render_summary, summary_files
 
     summary = summary_files(args.inputs, _columns(args.columns))
+    if args.html:
+        from anyport.cli.files import write_outputs
+        from anyport.traffic.report import render_html
+
+        for path in write_outputs(args.html, {"": render_html(summary)}):
+            print(f"wrote the HTML report to {path}", file=sys.stderr)
     if args.fmt == "json":
         emit_json(summary)
     elif args.fmt == "csv":
         entries = summary.get("by_service", [])
-        keys = ("service", "title", "flows", "bytes")
+        keys = ("service", "title", "flows", "bytes", "packets")
         assert isinstance(entries, list)
         emit_csv(keys, [[entry.get(k, "") for k in keys] for entry in entries])
-    else:
+    elif not args.html:
         sys.stdout.write(render_summary(summary))
+    return 0
+
+
+def cmd_listening(args: argparse.Namespace) -> int:
+    from anyport.cli.render_host import render_sockets
+    from anyport.traffic.host import listening
+
+    render_sockets(listening(include_ephemeral_udp=args.all), args.fmt, listeners=True)
+    return 0
+
+
+def cmd_connections(args: argparse.Namespace) -> int:
+    from anyport.cli.render_host import render_sockets
+    from anyport.traffic.host import connections
+
+    render_sockets(connections(args.state), args.fmt, listeners=False)
+    return 0
+
+
+def cmd_learn(args: argparse.Namespace) -> int:
+    import json
+
+    from anyport.rules.targets import get_target
+    from anyport.traffic.learn import learn_files, learn_rules
+
+    if args.target:
+        get_target(args.target)  # an unknown target is reported before any reading
+    result = learn_files(
+        args.inputs,
+        local=args.local,
+        min_flows=args.min_flows,
+        include_unknown=args.include_unknown,
+        any_source=args.any_source,
+        columns=_columns(args.columns),
+    )
+    output = learn_rules(result, args.target, best_effort=args.best_effort) if args.target else None
+    print(result.report(), file=sys.stderr)  # after the rules: an error stays the only line on stderr
+    if output is not None and not args.json:
+        _write_or_print(output.files, args.output, output.text)
+        return 0
+    data = result.to_dict()
+    if output is not None:
+        data["rules"] = output.files
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    _write_or_print({"": text}, args.output, text)
     return 0
 
 
@@ -221,6 +311,40 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from anyport.web.serve import serve
 
     return serve(args.host, args.port, args.workers)
+
+
+def cmd_update(args: argparse.Namespace) -> int:
+    from anyport.cli.render_data import render_update
+    from anyport.errors import UpdateError
+    from anyport.update import rollback, update
+
+    def progress(message: str) -> None:
+        print(f"anyport: {message}", file=sys.stderr)
+
+    if args.rollback:
+        if args.sources or args.check:
+            raise UpdateError("--rollback takes no --from or --check")
+        render_update(rollback(progress), args.fmt, rollback=True)
+        return 0
+    report = update(args.sources, check=args.check, force=args.force, timeout=args.timeout, progress=progress)
+    render_update(report, args.fmt)
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from anyport.cli.render_data import render_info
+    from anyport.info import gather
+
+    render_info(gather(), args.fmt)
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from anyport.cli.render_data import render_diffs
+    from anyport.update import diff_candidates
+
+    render_diffs(diff_candidates(args.candidates, shipped=args.shipped, timeout=args.timeout), args.fmt)
+    return 0
 
 
 def cmd_site(args: argparse.Namespace) -> int:
@@ -242,8 +366,15 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "audit": cmd_audit,
     "annotate": cmd_annotate,
     "summary": cmd_summary,
+    "listening": cmd_listening,
+    "connections": cmd_connections,
+    "learn": cmd_learn,
     "serve": cmd_serve,
     "site": cmd_site,
+    "update": cmd_update,
+    "info": cmd_info,
+    "diff": cmd_diff,
     "validate": cmd_validate,
     "schema": cmd_schema,
+    "conflicts": cmd_conflicts,
 }

@@ -26,10 +26,17 @@ COMMANDS = (
     "audit",
     "annotate",
     "summary",
+    "listening",
+    "connections",
+    "learn",
     "serve",
     "site",
+    "update",
+    "info",
+    "diff",
     "validate",
     "schema",
+    "conflicts",
 )
 
 DESCRIPTION = """\
@@ -72,10 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("lookup", help="what uses a port, range, IP protocol, DNS-SD type or name")
     p.add_argument("queries", nargs="+", metavar="QUERY", help="N, N/tcp, N-M[/udp], ip:47, gre, _ipp._tcp, name")
     p.add_argument("--all", action="store_true", help="show every match, not only the first 25 per query")
+    p.add_argument("--sources", action="store_true", help="show each match's sources and as-of date")
     _add_format(p)
 
     p = sub.add_parser("service", help="everything needed to open a service, references resolved")
     p.add_argument("name", help="service id, alias or title")
+    p.add_argument("--sources", action="store_true", help="also the sources of the services it references")
     _add_format(p)
 
     p = sub.add_parser("search", help="find services by name, alias or description (typo-tolerant)")
@@ -84,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--transport", choices=("tcp", "udp", "sctp", "dccp", "ip"), help="only services using it")
     p.add_argument("--status", choices=("active", "obsolete", "defunct"), help="only services with this status")
     p.add_argument("--limit", type=int, default=20, help="at most this many results (default 20)")
+    p.add_argument("--sources", action="store_true", help="show each result's sources and as-of date")
     _add_format(p)
 
     p = sub.add_parser("categories", help="the service categories with their counts")
@@ -143,19 +153,62 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "annotate",
         help="which service produced each flow of a Zeek log, flow table or capture",
-        description="Annotate flows from Zeek conn.log (TSV or JSON), CSV flow tables or pcap/pcapng captures "
-        "(gzip too, detected from content) with service, service_port, service_proto, alternatives, "
-        "confidence and risk.",
+        description="Annotate flows from Zeek conn.log (TSV or JSON), CSV and Parquet flow tables, nfdump CSV, "
+        "iptables/nftables LOG lines or pcap/pcapng captures (gzip and zstd too; detected from content) with "
+        "service, service_port, service_proto, alternatives, confidence and risk.",
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT")
     p.add_argument("-o", "--output", default="-", metavar="FILE", help="write here instead of stdout")
-    p.add_argument("--format", choices=("csv", "jsonl"), default="csv", help="output format (default csv)")
+    p.add_argument(
+        "--format",
+        choices=("csv", "jsonl", "parquet"),
+        help="output format (default: from the output's extension, else csv)",
+    )
     p.add_argument("--columns", default="", metavar="MAP", help="column names of a CSV: dst_port=dport,proto=p")
+    p.add_argument(
+        "--input-format",
+        choices=("zeek", "zeek-json", "csv", "nfdump", "netfilter", "parquet"),
+        help="read every input as this format instead of detecting it",
+    )
+    p.add_argument(
+        "--engine",
+        choices=("auto", "python", "duckdb", "spark"),
+        default="auto",
+        help="auto (default): DuckDB for Parquet and big CSV/Zeek files, Python for the rest; spark: a Spark job",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar, even on a terminal")
 
     p = sub.add_parser("summary", help="traffic by service, unknown ports, trojan ports and risks")
     p.add_argument("inputs", nargs="+", metavar="INPUT")
     p.add_argument("--columns", default="", metavar="MAP", help="column names of a CSV: dst_port=dport,proto=p")
+    p.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report with charts to FILE")
     _add_format(p)
+
+    p = sub.add_parser("listening", help="this host's listening sockets, annotated, with their processes")
+    p.add_argument("--all", action="store_true", help="also UDP sockets on unknown ephemeral ports (mostly clients)")
+    _add_format(p)
+
+    p = sub.add_parser("connections", help="this host's live connections, annotated, with their processes")
+    p.add_argument("--state", action="append", default=[], metavar="STATE", help="only this TCP state (repeatable)")
+    _add_format(p)
+
+    p = sub.add_parser(
+        "learn",
+        help="least-privilege allow rules for the services seen inbound in flows",
+        description="Read flows (Zeek conn.log, CSV flow tables, nfdump CSV, LOG lines, pcap/pcapng), keep the "
+        "inbound ones and propose allow rules that open only the ports seen, from the sources seen. Without "
+        "--target, print the proposal as JSON.",
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT")
+    p.add_argument("-t", "--target", help="write rules for this platform (see 'anyport rules --list-targets')")
+    p.add_argument("--local", action="append", default=[], metavar="CIDR", help="this site's networks (repeatable)")
+    p.add_argument("--min-flows", type=int, default=1, metavar="N", help="only ports seen in N flows or more")
+    p.add_argument("--include-unknown", action="store_true", help="also ports no catalog service is known to use")
+    p.add_argument("--any-source", action="store_true", help="allow from anywhere, not only the sources seen")
+    p.add_argument("--best-effort", action="store_true", help="write what the platform cannot express as comments")
+    p.add_argument("--columns", default="", metavar="MAP", help="column names of a CSV: dst_port=dport,proto=p")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    p.add_argument("--json", action="store_true", help="print the proposal as JSON (with the rules of --target)")
 
     p = sub.add_parser("serve", help="the web page and JSON API (binds to localhost unless told otherwise)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -167,11 +220,57 @@ def build_parser() -> argparse.ArgumentParser:
     build = site.add_parser("build", help="write the static site into DIR")
     build.add_argument("directory", metavar="DIR")
 
+    p = sub.add_parser(
+        "update",
+        help="refresh the IANA registries (from IANA, a URL or a file), verified, switched atomically",
+        description="Fetch IANA's service-names and protocol-numbers CSV files (or the files and URLs given with "
+        "--from), verify them, build the index for them and only then switch to them. A failed or interrupted "
+        "update changes nothing. Updated copies live in $ANYPORT_DATA_DIR/iana/ (default ~/.local/share/anyport/iana/).",
+    )
+    p.add_argument(
+        "--from",
+        dest="sources",
+        action="append",
+        default=[],
+        metavar="FILE|URL",
+        help="a service-names or protocol-numbers CSV (.gz too); repeatable; default: IANA's published files",
+    )
+    p.add_argument("--check", action="store_true", help="verify and compare only; change nothing")
+    p.add_argument("--force", action="store_true", help="accept a file with more than 2%% fewer records")
+    p.add_argument("--rollback", action="store_true", help="go back to the registries shipped with anyport")
+    p.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS", help="limit for each download (60)")
+    p.add_argument("--json", dest="fmt", action="store_const", const="json", help="print JSON")
+
+    p = sub.add_parser("info", help="versions, dates, sizes and hashes of the data in use; where your files are")
+    p.add_argument("--json", dest="fmt", action="store_const", const="json", help="print JSON")
+
+    p = sub.add_parser(
+        "diff",
+        help="new, changed and removed IANA assignments between the data in use and a candidate",
+        description="Compare the IANA registries in use with candidate files or URLs (IANA's published files "
+        "when none are given), or with --shipped the shipped registries with the ones in use.",
+    )
+    p.add_argument("candidates", nargs="*", metavar="FILE|URL", help="service-names or protocol-numbers CSV files")
+    p.add_argument("--shipped", action="store_true", help="what updates changed: shipped data -> data in use")
+    p.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS", help="limit for each download (60)")
+    p.add_argument("--json", dest="fmt", action="store_const", const="json", help="print JSON")
+
     p = sub.add_parser("validate", help="check catalog YAML files before using them")
     p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--check-format", action="store_true", help="also check the canonical layout (see CONTRIBUTING.md)")
 
     p = sub.add_parser("schema", help="print the JSON Schema of catalog files (for editors)")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+
+    p = sub.add_parser(
+        "conflicts",
+        help="where the catalog disagrees with IANA (ports used by other services, unbacked claims)",
+        description="Ports a curated service uses that IANA registers to a different service (practice), and "
+        "catalog entries whose IANA names IANA does not back (claim), each with the sources and as-of dates.",
+    )
+    p.add_argument("ports", nargs="*", metavar="PORT", help="only these ports: 1337, 8080/tcp, 5000-6000")
+    p.add_argument("--kind", action="append", choices=("practice", "claim"), help="only this kind (repeatable)")
+    _add_format(p)
     return parser
 
 
@@ -191,11 +290,16 @@ def _looks_like_query(arg: str) -> bool:
     return len(arg) > 1 and arg[1].isdigit()
 
 
-LOOKUP_FLAGS = {"--json": ("fmt", "json"), "--csv": ("fmt", "csv"), "--all": ("all", True)}
+LOOKUP_FLAGS = {
+    "--json": ("fmt", "json"),
+    "--csv": ("fmt", "csv"),
+    "--all": ("all", True),
+    "--sources": ("sources", True),
+}
 
 
 def quick_lookup_args(args: list[str]) -> argparse.Namespace | None:
-    """``lookup QUERY... [--json|--csv] [--all]`` parsed without argparse, or None for anything else.
+    """``lookup QUERY... [--json|--csv] [--all] [--sources]`` parsed without argparse, or None for anything else.
 
     The plain lookup is the command people run most; building argparse's parser costs more than answering it.
     """
@@ -203,7 +307,7 @@ def quick_lookup_args(args: list[str]) -> argparse.Namespace | None:
         return None
     from types import SimpleNamespace
 
-    values: dict[str, object] = {"command": "lookup", "queries": [], "fmt": None, "all": False}
+    values: dict[str, object] = {"command": "lookup", "queries": [], "fmt": None, "all": False, "sources": False}
     queries: list[str] = []
     for arg in args[1:]:
         if arg in LOOKUP_FLAGS:

@@ -34,16 +34,20 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 import time
 
+from anyport.errors import DataError
 from anyport.traffic.porttable import TABLE_TRANSPORTS, PortInfo, PortTable, load_or_build
 from anyport.traffic.readers import Flow, ReadStats, read_flows
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping
+    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
     from typing import IO
+
+    Progress = Callable[[float, float | None, str], None]
 
     from anyport.query.kb import KnowledgeBase
 
@@ -148,6 +152,7 @@ class AnnotateStats:
         self.seconds = 0.0
         self.table_seconds = 0.0
         self.table_built = False
+        self.engine = "python"
 
     @property
     def rows_per_second(self) -> float:
@@ -160,7 +165,8 @@ class AnnotateStats:
     def report(self) -> str:
         lines = [s.report() for s in self.files]
         lines.append(
-            f"{self.rows} flows annotated ({self.identified} with a service) in {self.seconds:.2f}s "
+            f"{self.rows} flows annotated{f' ({self.identified} with a service)' if self.identified >= 0 else ''} "
+            f"by the {self.engine} engine in {self.seconds:.2f}s "
             f"({self.rows_per_second:,.0f} flows/s); port table {'built' if self.table_built else 'loaded'} "
             f"in {self.table_seconds:.3f}s"
         )
@@ -179,29 +185,23 @@ def _table(kb: KnowledgeBase | None) -> PortTable:
         base.close()
 
 
-def _all_flows(paths: Iterable[str], stats: AnnotateStats, columns: Mapping[str, str] | None) -> Iterator[Flow]:
+def _all_flows(
+    paths: Iterable[str], stats: AnnotateStats, columns: Mapping[str, str] | None, input_format: str | None = None
+) -> Iterator[Flow]:
     for path in paths:
         file_stats = ReadStats(path)
         stats.files.append(file_stats)
-        if is_capture(path):
+        if input_format is None and is_capture(path):
             yield from capture_flows(path, file_stats)
         else:
-            yield from read_flows(path, columns, file_stats)
+            yield from read_flows(path, columns, file_stats, input_format)
 
 
 def is_capture(path: str) -> bool:
-    """True for a pcap or pcapng file (by its first four bytes)."""
-    import os
+    """True for a pcap or pcapng file, plain or compressed (gzip, zstd, bzip2, xz), by its first bytes."""
+    from anyport.traffic.capture import is_capture_file
 
-    if not os.path.isfile(path):
-        return False
-    with open(path, "rb") as handle:
-        head = handle.read(4)
-    if len(head) < 4:
-        return False
-    from anyport.traffic.capture import _PCAP_MAGIC, _PCAPNG_SHB
-
-    return int.from_bytes(head, "little") in _PCAP_MAGIC or int.from_bytes(head, "little") == _PCAPNG_SHB
+    return is_capture_file(path)
 
 
 def capture_flows(path: str, stats: ReadStats) -> Iterator[Flow]:
@@ -230,41 +230,192 @@ def capture_flows(path: str, stats: ReadStats) -> Iterator[Flow]:
         record.resp_h, record.resp_p = flow.responder, flow.responder_port
         record.responder_known = flow.syn_seen  # the SYN's destination is the service; otherwise ports decide
         record.bytes = flow.bytes
+        record.packets = flow.packets
         stats.records += 1
         yield record
 
 
+ENGINES = ("auto", "python", "duckdb")  # Spark runs through anyport.spark.annotate_paths
+OUTPUT_FORMATS = ("csv", "jsonl", "parquet")
+# from this much input on, "auto" hands CSV and Zeek TSV to DuckDB when it is installed
+AUTO_DUCKDB_BYTES = 64 << 20
+
+
+def choose_engine(paths: Sequence[str], fmt: str, engine: str = "auto", input_format: str | None = None) -> str:
+    """The engine that will run, 'python' or 'duckdb' (``engine`` 'auto' decides from the inputs).
+
+    Parquet (in or out) needs DuckDB; captures, JSON logs, nfdump and firewall logs need the Python engine;
+    big CSV and Zeek TSV go to DuckDB when it is installed, small ones stay in Python (no start-up cost).
+    """
+    from anyport.errors import QueryError
+
+    if engine not in ENGINES:
+        raise QueryError(f"unknown engine {engine!r}; use {', '.join(ENGINES)}")
+    if engine != "auto":
+        return engine
+    from anyport.traffic import columnar
+
+    if input_format == "parquet":
+        return "duckdb"
+    if input_format not in (None, "csv", "zeek") or any(is_capture(p) for p in paths):
+        return "python"
+    parquet_in = any(_is_parquet(p) for p in paths)
+    if parquet_in:
+        return "duckdb"
+    if not columnar.available():
+        return "python"
+    try:
+        kinds = {input_format or columnar.input_kind(p) for p in paths}
+    except DataError:
+        return "python"  # the Python engine reads it, or explains why not
+    if len(kinds) != 1:
+        return "python"
+    if fmt == "parquet":
+        return "duckdb"
+    return "duckdb" if sum(os.path.getsize(p) for p in paths) >= AUTO_DUCKDB_BYTES else "python"
+
+
+def _is_parquet(path: str) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(4) == b"PAR1"
+    except OSError:
+        return False
+
+
 def annotate_files(
-    paths: Iterable[str],
+    paths: Sequence[str],
     out_path: str,
     fmt: str,
     columns: Mapping[str, str] | None = None,
     kb: KnowledgeBase | None = None,
+    engine: str = "auto",
+    progress: Progress | None = None,
+    input_format: str | None = None,
 ) -> AnnotateStats:
-    """Annotate every flow of ``paths`` into ``out_path`` ('-' for stdout) as ``fmt`` 'csv' or 'jsonl'."""
-    if fmt not in ("csv", "jsonl", "json"):
-        from anyport.errors import QueryError
+    """Annotate every flow of ``paths`` into ``out_path`` ('-' for stdout) as csv, jsonl or parquet.
 
-        raise QueryError(f"unknown output format {fmt!r}; use csv or jsonl")
+    ``engine`` is one of :data:`ENGINES` (see :func:`choose_engine`); ``progress(done, total, unit)`` is called
+    now and then (unit 'bytes' of input, or 'percent'; total None when unknown). ``input_format`` forces the
+    input format (:data:`anyport.traffic.readers.FORMATS` or 'parquet') instead of detecting it.
+    """
+    from anyport.errors import QueryError
+
+    fmt = "jsonl" if fmt == "json" else fmt
+    if fmt not in OUTPUT_FORMATS:
+        raise QueryError(f"unknown output format {fmt!r}; use {', '.join(OUTPUT_FORMATS)}")
+    paths = list(paths)
+    chosen = choose_engine(paths, fmt, engine, input_format)
+    if chosen == "duckdb":
+        from anyport.traffic.columnar import annotate_columnar
+
+        percent = (lambda value: progress(value, 100.0, "percent")) if progress is not None else None
+        stats = annotate_columnar(paths, out_path, fmt, columns, kb, percent, input_format)
+        stats.engine = "duckdb"
+        return stats
+    for path in paths:
+        if _is_parquet(path):
+            raise DataError(f"{path} is Parquet, which the duckdb engine reads (pip install 'anyport[traffic]')")
+    if out_path == "-" and fmt == "parquet":
+        raise QueryError("Parquet is not written to a terminal or pipe; give an output file with -o FILE.parquet")
     stats = AnnotateStats()
     table = _table(kb)
     stats.table_built = table.build_seconds > 0
     stats.table_seconds = table.build_seconds or table.load_seconds
     started = time.perf_counter()
+    total = _plain_size(paths)
 
     def counted() -> Iterator[Annotated]:
-        for item in annotate(table, _all_flows(paths, stats, columns)):
+        for item in annotate(table, _all_flows(paths, stats, columns, input_format)):
             stats.identified += bool(item.info and item.info.service)
             yield item
+            stats.rows += 1
+            if progress is not None and not stats.rows & 0x3FFF:
+                progress(float(sum(s.bytes_read for s in stats.files)), total, "bytes")
 
-    writer = write_csv if fmt == "csv" else write_jsonl
-    if out_path == "-":
-        stats.rows = writer(counted(), sys.stdout)
+    if fmt == "parquet":
+        written = write_parquet(counted(), out_path)
+    elif out_path == "-":
+        written = (write_csv if fmt == "csv" else write_jsonl)(counted(), sys.stdout)
     else:
-        with open(out_path, "w", encoding="utf-8", newline="") as out:
-            stats.rows = writer(counted(), out)
+        tmp = f"{out_path}.{os.getpid()}.tmp"
+        try:
+            with open(tmp, "w", encoding="utf-8", newline="") as out:
+                written = (write_csv if fmt == "csv" else write_jsonl)(counted(), out)
+            os.replace(tmp, out_path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    stats.rows = written
+    if progress is not None:
+        progress(float(total or 0), total, "bytes")
     stats.seconds = time.perf_counter() - started
     return stats
+
+
+def _plain_size(paths: Sequence[str]) -> float | None:
+    """Total bytes when every input is an uncompressed log (progress in bytes), else None."""
+    total = 0
+    for path in paths:
+        try:
+            with open(path, "rb") as handle:
+                magic = handle.read(4)
+            if magic[:2] == b"\x1f\x8b" or magic == b"\x28\xb5\x2f\xfd" or is_capture(path):
+                return None
+            total += os.path.getsize(path)
+        except OSError:
+            return None
+    return float(total)
+
+
+def write_parquet(rows: Iterable[Annotated], out_path: str, batch: int = 65536) -> int:
+    """Annotated rows as Parquet (zstd), in batches; input fields as text, the added columns typed."""
+    try:
+        import pyarrow  # type: ignore[import-untyped]
+        import pyarrow.parquet  # type: ignore[import-untyped]
+    except ImportError:
+        raise DataError("Parquet output needs the traffic extra: pip install 'anyport[traffic]'") from None
+    typed = {"service_port": pyarrow.int32(), "confidence": pyarrow.float64()}
+    names: list[str] | None = None
+    schema = None
+    writer = None
+    count = 0
+    pending: list[dict[str, object]] = []
+    tmp = f"{out_path}.{os.getpid()}.tmp"
+
+    def flush() -> None:
+        nonlocal writer
+        if not pending or names is None:
+            return
+        data = {
+            n: [(r.get(n) if n in typed else (None if r.get(n) is None else str(r.get(n)))) for r in pending]
+            for n in names
+        }
+        table = pyarrow.table(data, schema=schema)
+        if writer is None:
+            writer = pyarrow.parquet.ParquetWriter(tmp, table.schema, compression="zstd")
+        writer.write_table(table)
+        pending.clear()
+
+    try:
+        for item in rows:
+            if names is None:
+                names = list(item.row)
+                schema = pyarrow.schema([(n, typed.get(n, pyarrow.string())) for n in names])
+            pending.append(item.row)
+            count += 1
+            if len(pending) >= batch:
+                flush()
+        flush()
+        if writer is None:  # no rows: still a valid file with the added columns
+            schema = pyarrow.schema([(n, typed.get(n, pyarrow.string())) for n in ADDED])
+            writer = pyarrow.parquet.ParquetWriter(tmp, schema, compression="zstd")
+        writer.close()
+        os.replace(tmp, out_path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return count
 
 
 # -- summary ------------------------------------------------------------------------------------------------
@@ -317,9 +468,16 @@ def summarize(rows: Iterable[Annotated], kb: KnowledgeBase | None = None) -> dic
 
 
 def _summarize(rows: Iterable[Annotated], catalog: _Catalog) -> dict[str, object]:
+    from anyport.traffic.activity import PortActivity, TimeSpan, Volume
+
     flows = 0
     total_bytes: int | None = None
+    total_packets: int | None = None
     no_port = 0
+    transports: dict[str, Volume] = {}
+    volumes: dict[str, Volume] = {}
+    activity = PortActivity()
+    span = TimeSpan()
     by_service: dict[str, dict[str, object]] = {}
     unknown: dict[str, int] = {}
     trojans: dict[str, dict[str, object]] = {}
@@ -332,17 +490,24 @@ def _summarize(rows: Iterable[Annotated], catalog: _Catalog) -> dict[str, object
         flow, info, port = item.flow, item.info, item.port
         if flow.bytes is not None:
             total_bytes = (total_bytes or 0) + flow.bytes
+        if flow.packets is not None:
+            total_packets = (total_packets or 0) + flow.packets
+        proto_volume = transports.get(flow.proto or "other")
+        if proto_volume is None:
+            proto_volume = transports[flow.proto or "other"] = Volume()
+        proto_volume.add(flow)
+        span.add(flow)
         if info is None or port is None:
             no_port += 1
             continue
         where = f"{port}/{flow.proto}"
+        activity.add(flow.proto, port, info.service)
         if info.service:
-            entry = by_service.setdefault(
-                info.service, {"service": info.service, "title": info.title, "flows": 0, "bytes": None}
-            )
-            entry["flows"] = int(entry["flows"]) + 1  # type: ignore[call-overload]
-            if flow.bytes is not None:
-                entry["bytes"] = int(entry["bytes"] or 0) + flow.bytes  # type: ignore[call-overload]
+            volume = volumes.get(info.service)
+            if volume is None:
+                volume = volumes[info.service] = Volume()
+                by_service[info.service] = {"service": info.service, "title": info.title}
+            volume.add(flow)
             if info.risk and not info.risk.startswith(f"{where} has trojan"):  # catalog risks come first
                 risk_entry = risky.setdefault(info.service, {"service": info.service, "flows": 0, "risk": info.risk})
                 risk_entry["flows"] = int(risk_entry["flows"]) + 1  # type: ignore[call-overload]
@@ -370,15 +535,26 @@ def _summarize(rows: Iterable[Annotated], catalog: _Catalog) -> dict[str, object
                     )
                     odd["flows"] = int(odd["flows"]) + 1  # type: ignore[call-overload]
 
+    for sid, entry in by_service.items():
+        entry.update(volumes[sid].as_dict(("flows", "bytes", "packets")))
+
     def top(values: Iterable[dict[str, object]]) -> list[dict[str, object]]:
         return sorted(values, key=lambda e: (-int(e["flows"]), str(e.get("service") or e.get("port"))))[:TOP]  # type: ignore[call-overload]
 
     return {
         "flows": flows,
         "bytes": total_bytes,
+        "packets": total_packets,
         "without_port": no_port,
         "by_service": top(by_service.values()),
+        "by_service_bytes": sorted(
+            (e for e in by_service.values() if e["bytes"]),
+            key=lambda e: (-int(e["bytes"]), str(e["service"])),  # type: ignore[call-overload]
+        )[:TOP],
         "services": len(by_service),
+        "transports": {name: transports[name].as_dict() for name in sorted(transports)},
+        "time": span.as_dict(),
+        "port_activity": activity.as_dict(),
         "unknown_ports": top({"port": p, "flows": n} for p, n in unknown.items()),
         "trojan_ports": top(trojans.values()),
         "unusual_ports": top(unusual.values()),
@@ -428,7 +604,15 @@ def _fmt_bytes(value: object) -> str:
 
 def render_summary(summary: Mapping[str, object]) -> str:
     """The summary as terminal text."""
-    out = [f"{summary['flows']} flows, {_fmt_bytes(summary['bytes'])}, {summary['services']} services"]
+    packets = summary.get("packets")
+    out = [
+        f"{summary['flows']} flows, {_fmt_bytes(summary['bytes'])}"
+        + (f", {packets} packets" if packets is not None else "")
+        + f", {summary['services']} services"
+    ]
+    span = summary.get("time")
+    if isinstance(span, dict):
+        out.append(f"from {span['first_utc']} to {span['last_utc']} ({span['flows']} flows with a time)")
     for section, title in (
         ("by_service", "traffic by service"),
         ("unknown_ports", "unknown ports"),
@@ -443,7 +627,10 @@ def render_summary(summary: Mapping[str, object]) -> str:
         out.append(f"{title}:")
         for e in entries:  # type: ignore[attr-defined]
             if section == "by_service":
-                out.append(f"  {e['flows']:>8}  {_fmt_bytes(e['bytes']):>10}  {e['service']}  ({e['title']})")
+                pkts = "-" if e.get("packets") is None else e["packets"]
+                out.append(
+                    f"  {e['flows']:>8}  {_fmt_bytes(e['bytes']):>10}  {pkts:>8} pkts  {e['service']}  ({e['title']})"
+                )
             elif section == "unusual_ports":
                 out.append(
                     f"  {e['flows']:>8}  {e['zeek_service']} on {e['port']} (catalog: {', '.join(e['catalog'])})"

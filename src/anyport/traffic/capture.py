@@ -1,4 +1,4 @@
-"""A fast pure-Python reader of pcap and pcapng captures that turns packets into flows.
+"""A reader of pcap and pcapng captures that turns packets into flows.
 
 Formats: pcap (either byte order, micro- and nanosecond magic, and the rare "modified" pcap), pcapng (SHB, IDB,
 EPB, SPB and OPB blocks; link type and timestamp resolution per interface; unknown blocks are skipped). Link
@@ -12,10 +12,16 @@ that sent the first packet is the *initiator*; the *client* is the side that sen
 initiator when no such SYN was seen, and the other side is the *responder* (the service side). ``bytes`` counts
 frame lengths on the wire (the records' original length), so a small snaplen does not shrink them.
 
-The file is memory-mapped and read with :func:`struct.unpack_from`; memory grows with the number of flows, not
-packets. Damaged files never crash the reader: anything that is not a capture at all (or an empty file, or a
-directory) raises :class:`anyport.errors.DataError`; inside a capture, bad records and blocks are counted in
-:class:`CaptureStats` and reading goes on where it safely can.
+Captures may be compressed (gzip, zstandard, bzip2, xz; recognised from their first bytes): they are decompressed
+into an unnamed temporary file first. The file is memory-mapped; :func:`read_flows` decodes common packets many at
+a time with numpy (:mod:`anyport.traffic.capture_fast`) and the rest one at a time with the pure-Python decoder
+below, which :func:`read_flows_reference` and :func:`iter_packets` use for every packet. Both give identical
+results (the tests check it). Memory grows with the number of flows, not packets.
+
+Damaged files never crash the reader: anything that is not a capture at all (or an empty file, a directory, a
+compressed stream with nothing readable in it) raises :class:`anyport.errors.DataError`; inside a capture, bad
+records and blocks are counted in :class:`CaptureStats` and reading goes on where it safely can; a compressed
+stream that is cut short or corrupt gives the packets before the damage, and ``stop_reason`` says why it stopped.
 
 Every packet record read is counted once in ``CaptureStats.packets`` and exactly once more in one of
 ``in_flows``, ``non_ip``, ``fragments``, ``undecodable`` or ``unsupported_link``.
@@ -23,6 +29,7 @@ Every packet record read is counted once in ``CaptureStats.packets`` and exactly
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import os
 import socket
@@ -32,8 +39,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from anyport.errors import DataError
+from anyport.traffic.capture_compressed import compression_of, decompressed, decompressed_head
 
-__all__ = ["CaptureStats", "Flow", "Packet", "iter_packets", "read_flows"]
+__all__ = ["CaptureStats", "Flow", "Packet", "is_capture_file", "iter_packets", "read_flows", "read_flows_reference"]
 
 # Decode outcomes (Packet.status).
 OK = 0
@@ -149,6 +157,7 @@ class CaptureStats:
     first_seen: float | None = None
     last_seen: float | None = None
     link_types: dict[int, int] = field(default_factory=dict)  # link type -> packets
+    compression: str = ""  # "gzip", "zstd", "bzip2" or "xz" when the file was compressed
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -156,15 +165,14 @@ class CaptureStats:
 
 
 def _describe(head: bytes) -> str:
-    if head[:2] == b"\x1f\x8b":
-        return "gzip data; decompress it first"
-    if head[:4] in (b"\xfd7zX", b"BZh9", b"(\xb5/\xfd"):
-        return "compressed data; decompress it first"
+    if head[:4] in (b"PK\x03\x04", b"7z\xbc\xaf"):
+        return "an archive or compressed data in a format this reader does not open; extract it first"
     text = "".join(chr(b) if 32 <= b < 127 else "." for b in head[:16])
     return f"it starts with {head[:16].hex(' ')} ({text!r})"
 
 
-def _open(path: str | os.PathLike[str]) -> tuple[mmap.mmap | bytes, str]:
+def _open(path: str | os.PathLike[str]) -> tuple[mmap.mmap | bytes, str, str, str]:
+    """The capture's bytes, its format, its compression ("" if none) and why decompression stopped early."""
     p = Path(path)
     if p.is_dir():
         raise DataError(f"{p} is a directory, not a pcap or pcapng capture")
@@ -180,19 +188,54 @@ def _open(path: str | os.PathLike[str]) -> tuple[mmap.mmap | bytes, str]:
     except OSError as exc:
         raise DataError(f"cannot read capture {p}: {exc.strerror or exc}") from exc
     head = bytes(buf[:24])
+    compression = compression_of(head) or ""
+    note = ""
+    if compression:
+        if isinstance(buf, mmap.mmap):
+            buf.close()
+        buf, note = decompressed(p, compression)
+        head = bytes(buf[:24])
+    what = f"{p} ({compression}-compressed)" if compression else str(p)
     if len(head) >= 4:
         magic = _LE_I(head)[0]
         if magic in _PCAP_MAGIC:
             if len(buf) < 24:
-                raise DataError(f"{p} is a truncated pcap file: its 24-byte header is cut short")
-            return buf, "pcap"
+                _close(buf)
+                raise DataError(f"{what} is a truncated pcap file: its 24-byte header is cut short")
+            return buf, "pcap", compression, note
         if magic == _PCAPNG_SHB:
             if len(buf) < 28:
-                raise DataError(f"{p} is a truncated pcapng file: its section header is cut short")
-            return buf, "pcapng"
+                _close(buf)
+                raise DataError(f"{what} is a truncated pcapng file: its section header is cut short")
+            return buf, "pcapng", compression, note
+    _close(buf)
+    damage = f"; {note}" if note else ""
+    raise DataError(f"{what} is not a pcap or pcapng capture: {_describe(head)}{damage}")
+
+
+def _close(buf: mmap.mmap | bytes) -> None:
     if isinstance(buf, mmap.mmap):
-        buf.close()
-    raise DataError(f"{p} is not a pcap or pcapng capture: {_describe(head)}")
+        # A view may still be alive (an exception's traceback holds it); the mmap then closes with it.
+        with contextlib.suppress(BufferError):
+            buf.close()
+
+
+def is_capture_file(path: str | os.PathLike[str]) -> bool:
+    """True for a pcap or pcapng file, plain or compressed (by its first bytes, not its name)."""
+    try:
+        if not os.path.isfile(path):
+            return False
+        with open(path, "rb") as handle:
+            head = handle.read(8)
+    except OSError:
+        return False
+    compression = compression_of(head)
+    if compression:
+        head = decompressed_head(path, compression, 8)
+    if len(head) < 4:
+        return False
+    magic = _LE_I(head)[0]
+    return magic in _PCAP_MAGIC or magic == _PCAPNG_SHB
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -478,13 +521,14 @@ def iter_packets(path: str | os.PathLike[str], stats: CaptureStats | None = None
 
     Raises :class:`DataError` at once (not at the first ``next``) when the file is not a capture.
     """
-    buf, fmt = _open(path)
+    buf, fmt, compression, note = _open(path)
     st = stats if stats is not None else CaptureStats()
     st.format = fmt
-    return _iter_packets(buf, fmt, st)
+    st.compression = compression
+    return _iter_packets(buf, fmt, st, note)
 
 
-def _iter_packets(buf: mmap.mmap | bytes, fmt: str, st: CaptureStats) -> Generator[Packet, None, None]:
+def _iter_packets(buf: mmap.mmap | bytes, fmt: str, st: CaptureStats, note: str) -> Generator[Packet, None, None]:
     try:
         for ts, linktype, off, caplen, origlen in _records(buf, fmt, st):
             _count(st, ts, linktype, origlen)
@@ -508,9 +552,9 @@ def _iter_packets(buf: mmap.mmap | bytes, fmt: str, st: CaptureStats) -> Generat
                 yield Packet(ts, linktype, caplen, origlen, STATUS_NAMES[FRAGMENT], d[1], _ntop(d[2]), _ntop(d[3]))
             else:
                 yield Packet(ts, linktype, caplen, origlen, STATUS_NAMES[status])
+        _note(st, note)
     finally:
-        if isinstance(buf, mmap.mmap):
-            buf.close()
+        _close(buf)
 
 
 def _count(st: CaptureStats, ts: float, linktype: int, origlen: int) -> None:
@@ -523,10 +567,34 @@ def _count(st: CaptureStats, ts: float, linktype: int, origlen: int) -> None:
         st.last_seen = ts
 
 
+def _note(st: CaptureStats, note: str) -> None:
+    if note:  # a damaged compressed stream: what came before the damage was read
+        st.stop_reason = f"{note}; {st.stop_reason}" if st.stop_reason else note
+
+
 def read_flows(path: str | os.PathLike[str]) -> tuple[list[Flow], CaptureStats]:
-    """Read a whole capture into flows, in order of their first packet."""
-    buf, fmt = _open(path)
-    st = CaptureStats(format=fmt)
+    """Read a whole capture into flows, in order of their first packet.
+
+    Common packets (Ethernet, VLAN, Linux SLL, raw IP; IPv4 and IPv6 without fragments or extension headers) are
+    decoded many at a time with numpy; every other packet goes through the per-packet decoder that
+    :func:`read_flows_reference` uses, so both give identical flows and statistics.
+    """
+    from anyport.traffic.capture_fast import read_flows_fast
+
+    buf, fmt, compression, note = _open(path)
+    st = CaptureStats(format=fmt, compression=compression)
+    try:
+        flows = read_flows_fast(buf, fmt, st)
+    finally:
+        _close(buf)
+    _note(st, note)
+    return flows, st
+
+
+def read_flows_reference(path: str | os.PathLike[str]) -> tuple[list[Flow], CaptureStats]:
+    """:func:`read_flows` decoding one packet at a time in pure Python: the reference the fast path is checked against."""
+    buf, fmt, compression, note = _open(path)
+    st = CaptureStats(format=fmt, compression=compression)
     # key -> [packets, bytes, first, last, initiator is the low side, SYN side (0 none, 1 low, 2 high)]
     flows: dict[tuple[int, bytes, int, bytes, int], list[float]] = {}
     frags: dict[tuple[bytes, bytes, int, int], tuple[int, bytes, int, bytes, int]] = {}
@@ -580,8 +648,8 @@ def read_flows(path: str | os.PathLike[str]) -> tuple[list[Flow], CaptureStats]:
                     del frags[next(iter(frags))]
                 frags[fkey] = key
     finally:
-        if isinstance(buf, mmap.mmap):
-            buf.close()
+        _close(buf)
+    _note(st, note)
     st.packets = sum(counts)
     st.bytes = nbytes
     st.in_flows, st.non_ip, st.undecodable, st.unsupported_link, st.fragments = counts

@@ -115,7 +115,9 @@ class PortTable:
         column = self._columns.get(transport.lower())
         if column is None or not 0 <= port < PORTS:
             return _UNKNOWN
-        number = column[port]
+        return self._info(column[port])
+
+    def _info(self, number: int) -> PortInfo:
         info = self._infos[number]
         if info is None:
             sid, title, alts, conf, risk, trojan, fixed = self._records[number]
@@ -139,22 +141,30 @@ class PortTable:
         """
         from anyport.traffic.annotate import side_rank
 
-        infos = {(t, p): self.get(t, p) for t in self._columns for p in range(PORTS)}
-        ordinal = {c: n for n, c in enumerate(sorted({i.confidence for i in infos.values()}))}
+        # per distinct record first (a few thousand), then spread over the ports by record number
+        infos = [self._info(n) for n in range(len(self._records))]
+        ordinal = {c: n for n, c in enumerate(sorted({i.confidence for i in infos}))}
         out: dict[str, list[Any]] = {name: [] for name in DENSE_COLUMNS}
-        for (transport, port), info in infos.items():
-            out["transport"].append(transport)
-            out["port"].append(port)
-            out["service"].append(info.service)
-            out["title"].append(info.title)
-            out["alternatives"].append(";".join(info.alternatives))
-            out["confidence"].append(info.confidence)
-            out["risk"].append(info.risk)
-            out["trojan"].append(info.trojan)
-            out["fixed"].append(info.fixed)
-            out["side_key"].append(
-                (side_rank(info, port) << 40) | (ordinal[info.confidence] << 17) | (PORTS - 1 - port)
-            )
+        ports = range(PORTS)
+        for transport, column in self._columns.items():
+            numbers = column.tolist()
+            out["transport"] += [transport] * PORTS
+            out["port"] += ports
+            for name, values in (
+                ("service", [i.service for i in infos]),
+                ("title", [i.title for i in infos]),
+                ("alternatives", [";".join(i.alternatives) for i in infos]),
+                ("confidence", [i.confidence for i in infos]),
+                ("risk", [i.risk for i in infos]),
+                ("trojan", [i.trojan for i in infos]),
+                ("fixed", [i.fixed for i in infos]),
+            ):
+                out[name] += [values[n] for n in numbers]
+            base = [ordinal[i.confidence] << 17 for i in infos]
+            out["side_key"] += [
+                (side_rank(infos[n], port) << 40) | base[n] | (PORTS - 1 - port)
+                for port, n in zip(ports, numbers, strict=True)
+            ]
         return out
 
     # -- file -------------------------------------------------------------------------------------------------

@@ -8,9 +8,10 @@ than ``MAX_LINE`` bytes are skipped as bad). The format is detected from the con
   ``XXXXXXXXXX.XXXXXX`` kept as text. A headerless TSV in the old Bro 2.x 20-field layout (or Zeek's 21/22-field
   ones) is recognised by its field count.
 * Zeek JSON lines: one object a line, dotted (``id.orig_p``) or nested (``{"id": {"orig_p": ...}}``) keys.
-* CSV (``,``, ``;``, tab or ``|``): common column names for protocol, ports, addresses and bytes; ``columns``
-  maps the canonical names (``proto``, ``src_port``, ``dst_port``, ``src``, ``dst``, ``service``, ``bytes``) to
-  other column names. A CSV without a port column raises :class:`~anyport.errors.DataError` naming the columns.
+* CSV (``,``, ``;``, tab or ``|``): common column names for protocol, ports, addresses, bytes and packets;
+  ``columns`` maps the canonical names (``proto``, ``src_port``, ``dst_port``, ``src``, ``dst``, ``service``,
+  ``bytes``, ``packets``) to other column names. A CSV without a port column raises
+  :class:`~anyport.errors.DataError` naming the columns.
 
 Bad lines (wrong field count, bad port, not UTF-8, not a JSON object, a truncated gzip stream) are counted in
 :class:`ReadStats` with the first few line numbers and reasons; they are never fatal and never silently lost:
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
 MAX_LINE = 1 << 20
 MAX_EXAMPLES = 5
 SNIFF_BYTES = 8192
+FORMATS = ("zeek", "zeek-json", "csv", "nfdump", "netfilter")
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 PROTO_NUMBERS = {"6": "tcp", "17": "udp", "132": "sctp", "1": "icmp", "58": "icmp6", "33": "dccp"}
 
 BRO_20 = [
@@ -85,6 +88,7 @@ CSV_COLUMNS: dict[str, tuple[str, ...]] = {
     "dst": ("id.resp_h", "resp_h", "dst", "dst_ip", "dstaddr", "dst_addr", "destination", "dest_ip", "daddr", "da"),
     "service": ("service",),
     "bytes": ("bytes", "total_bytes", "byt", "octets", "in_bytes"),
+    "packets": ("packets", "pkts", "total_packets", "packet_count", "in_pkts", "pkt"),
 }
 RESPONDER_COLUMNS = {"id.resp_p", "resp_p"}
 
@@ -98,6 +102,7 @@ class Flow:
         "line",
         "orig_h",
         "orig_p",
+        "packets",
         "proto",
         "resp_h",
         "resp_p",
@@ -115,7 +120,8 @@ class Flow:
         self.resp_h = ""
         self.responder_known = False  # True when resp_p is the responder's port (Zeek records)
         self.service = ""  # what the log itself says (Zeek's service column), "" when unset
-        self.bytes: int | None = None
+        self.bytes: int | None = None  # both directions together
+        self.packets: int | None = None  # both directions together, None when the input does not say
 
 
 class ReadStats:
@@ -128,6 +134,7 @@ class ReadStats:
         self.records = 0
         self.bad = 0
         self.skipped = 0
+        self.bytes_read = 0  # uncompressed bytes read so far (progress reporting)
         self.examples: list[tuple[int, str]] = []  # the first few bad lines: (line number, reason)
 
     def bad_line(self, line: int, reason: str) -> None:
@@ -138,7 +145,7 @@ class ReadStats:
     def report(self) -> str:
         text = f"{self.path}: {self.format or 'unknown'}, {self.records} flows from {self.lines} lines"
         if self.bad:
-            shown = "; ".join(f"line {n}: {why}" for n, why in self.examples)
+            shown = "; ".join(f"line {n}: {why}" if n else why for n, why in self.examples)  # 0: no line known
             text += f", {self.bad} bad lines ({shown}{' ...' if self.bad > len(self.examples) else ''})"
         return text
 
@@ -169,9 +176,58 @@ def _open(path: str) -> IO[bytes]:
     try:
         if magic == b"\x1f\x8b":
             return gzip.open(path, "rb")  # type: ignore[return-value]
+        if magic == ZSTD_MAGIC[:2]:
+            with open(path, "rb") as probe:
+                if probe.read(4) == ZSTD_MAGIC:
+                    return open_zstd(path)
         return open(path, "rb")
     except OSError as exc:
         raise DataError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def open_zstd(path: str) -> IO[bytes]:
+    """A zstd-compressed file as a binary stream; a truncated last frame raises EOFError, like gzip's."""
+    return _ZstdStream(path)  # type: ignore[return-value]
+
+
+class _ZstdStream:
+    """Frame by frame through ``zstandard``'s decompressobj (its stream_reader ends a cut frame silently)."""
+
+    def __init__(self, path: str) -> None:
+        import zstandard
+
+        self._zstd = zstandard
+        self._raw = open(path, "rb")  # noqa: SIM115 - closed by close()
+        self._obj = zstandard.ZstdDecompressor().decompressobj()
+        self._fed = False  # the current frame has input
+
+    def read(self, size: int = 65536) -> bytes:
+        while True:
+            chunk = self._raw.read(size)
+            if not chunk:
+                if self._fed and not self._obj.eof:
+                    raise EOFError("zstd stream ends in the middle of a frame")
+                return b""
+            out = b""
+            while chunk:
+                self._fed = True
+                out += self._obj.decompress(chunk)
+                if not self._obj.eof:
+                    break
+                chunk = self._obj.unused_data  # a new frame starts in the same chunk
+                self._obj = self._zstd.ZstdDecompressor().decompressobj()
+                self._fed = False
+            if out:
+                return out
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def __enter__(self) -> _ZstdStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _sniff(handle: IO[bytes], path: str) -> bytes:
@@ -179,6 +235,10 @@ def _sniff(handle: IO[bytes], path: str) -> bytes:
         head = handle.read(SNIFF_BYTES)
     except (OSError, EOFError, zlib.error) as exc:
         raise DataError(f"{path}: cannot read the start of the file ({exc})") from None
+    except Exception as exc:  # zstandard.ZstdError (not imported unless the file is zstd)
+        if type(exc).__name__ != "ZstdError":
+            raise
+        raise DataError(f"{path}: corrupt zstd data ({exc})") from None
     if not head.strip():
         raise DataError(f"{path} is empty")
     sample = head[:4096]
@@ -275,24 +335,37 @@ def _lines(handle: IO[bytes], stats: ReadStats, data: bytes) -> Iterator[tuple[i
 def _read(handle: IO[bytes], stats: ReadStats) -> bytes | None:
     """The next chunk; None (after counting it) when a gzip stream ends early or is corrupt."""
     try:
-        return handle.read(65536)
+        chunk = handle.read(65536)
+        stats.bytes_read += len(chunk)
+        return chunk
     except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as exc:
-        stats.bad_line(stats.lines + 1, f"gzip stream truncated or corrupt ({exc})")
+        stats.bad_line(stats.lines + 1, f"compressed stream truncated or corrupt ({exc})")
         stats.bad -= 1  # the line itself is counted by the caller
+        return None
+    except Exception as exc:
+        if type(exc).__name__ != "ZstdError":
+            raise
+        stats.bad_line(stats.lines + 1, f"compressed stream truncated or corrupt ({exc})")
+        stats.bad -= 1
         return None
 
 
-def read_flows(path: str, columns: Mapping[str, str] | None = None, stats: ReadStats | None = None) -> Iterator[Flow]:
+def read_flows(
+    path: str, columns: Mapping[str, str] | None = None, stats: ReadStats | None = None, fmt: str | None = None
+) -> Iterator[Flow]:
     """Every flow of ``path``, in order; ``stats`` (pass your own to read it afterwards) counts the lines.
 
-    The file is opened and its format detected on the first ``next()``; a :class:`DataError` then says why the
-    file as a whole cannot be read.
+    The file is opened and its format detected (or taken from ``fmt``, one of :data:`FORMATS`) on the first
+    ``next()``; a :class:`DataError` then says why the file as a whole cannot be read.
     """
     stats = stats if stats is not None else ReadStats(path)
     handle = _open(path)
     try:
         head = _sniff(handle, path)
-        stats.format = detect_format(head)
+        stats.bytes_read = len(head)
+        if fmt is not None and fmt not in FORMATS:
+            raise DataError(f"unknown input format {fmt!r}; use one of {', '.join(FORMATS)}")
+        stats.format = fmt or detect_format(head)
         lines = _lines(handle, stats, head)
         if stats.format == "zeek":
             yield from _zeek_tsv(lines, stats)
@@ -407,6 +480,8 @@ def _zeek_flow(record: dict[str, object], number: int, stats: ReadStats) -> Flow
     flow.service = str(record.get("service") or "")
     orig, resp = _count(record.get("orig_bytes")), _count(record.get("resp_bytes"))
     flow.bytes = None if orig is None and resp is None else (orig or 0) + (resp or 0)
+    orig, resp = _count(record.get("orig_pkts")), _count(record.get("resp_pkts"))
+    flow.packets = None if orig is None and resp is None else (orig or 0) + (resp or 0)
     stats.records += 1
     return flow
 
@@ -504,6 +579,7 @@ def _csv(
         if flow.service == "-":
             flow.service = ""
         flow.bytes = _count(values[where["bytes"]]) if "bytes" in where else None
+        flow.packets = _count(values[where["packets"]]) if "packets" in where else None
         flow.responder_known = responder_known and flow.resp_p is not None
         stats.records += 1
         yield flow
@@ -647,6 +723,7 @@ def _netfilter(lines: Iterator[tuple[int, str | None]], stats: ReadStats) -> Ite
         flow.resp_h = values["DST"]
         flow.responder_known = flow.proto == "tcp" and "SYN" in flags and "ACK" not in flags
         flow.bytes = _count(values.get("LEN"))
+        flow.packets = 1  # one LOG line is one packet
         flow.fields = dict.fromkeys(LOG_KEYS)
         flow.fields.update(
             ts=ts or None,
@@ -705,6 +782,8 @@ def _nfdump(lines: Iterator[tuple[int, str | None]], stats: ReadStats) -> Iterat
         flow.resp_h = str(record.get("da") or "")
         ibyt, obyt = _count(record.get("ibyt")), _count(record.get("obyt"))
         flow.bytes = None if ibyt is None and obyt is None else (ibyt or 0) + (obyt or 0)
+        ipkt, opkt = _count(record.get("ipkt")), _count(record.get("opkt"))
+        flow.packets = None if ipkt is None and opkt is None else (ipkt or 0) + (opkt or 0)
         stats.records += 1
         yield flow
 

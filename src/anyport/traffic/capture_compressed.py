@@ -1,0 +1,118 @@
+"""Compressed captures: gzip, zstandard, bzip2 and xz, recognised from their first bytes (not the file name).
+
+A compressed capture is decompressed once into an unnamed temporary file, which is then memory-mapped like a plain
+capture: memory stays bounded whatever the capture's size, and every reader works on it unchanged. A stream that
+ends early or is corrupt keeps what was decompressed before the damage; the reason is returned so that it can be
+reported with the capture's statistics.
+"""
+
+from __future__ import annotations
+
+import io
+import mmap
+import os
+import tempfile
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from anyport.errors import DataError
+
+__all__ = ["compression_of", "decompressed", "decompressed_head"]
+
+_MAGICS = ((b"\x1f\x8b", "gzip"), (b"(\xb5/\xfd", "zstd"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"))
+_CHUNK = 1 << 20
+
+
+def compression_of(head: bytes) -> str | None:
+    """The compression a file's first bytes announce ("gzip", "zstd", "bzip2", "xz"), or None."""
+    for magic, name in _MAGICS:
+        if head.startswith(magic):
+            return name
+    return None
+
+
+def _zstd_chunks(handle: BinaryIO) -> Iterator[bytes]:
+    import zstandard
+
+    decompressor = zstandard.ZstdDecompressor()
+    frame = decompressor.decompressobj()
+    open_frame = False  # input fed to a frame that has not ended yet
+    while data := handle.read(1 << 16):  # small inputs keep each decompress() call's output small
+        while data:
+            yield frame.decompress(data)
+            open_frame = not frame.eof
+            if frame.eof:  # one frame ended: the rest (if any) starts the next one
+                data = frame.unused_data
+                frame = decompressor.decompressobj()
+            else:
+                data = b""
+    if open_frame:
+        raise EOFError("the zstandard stream ends inside a frame")
+
+
+def _stream(handle: BinaryIO, kind: str) -> io.BufferedIOBase:
+    if kind == "gzip":
+        import gzip
+
+        return gzip.GzipFile(fileobj=handle, mode="rb")
+    if kind == "bzip2":
+        import bz2
+
+        return bz2.BZ2File(handle)
+    import lzma
+
+    return lzma.LZMAFile(handle)
+
+
+def _chunks(handle: BinaryIO, kind: str) -> Iterator[bytes]:
+    if kind == "zstd":
+        yield from _zstd_chunks(handle)
+        return
+    with _stream(handle, kind) as stream:
+        while data := stream.read1(_CHUNK):  # read1: what came before a truncation is kept
+            yield data
+
+
+def _errors() -> tuple[type[BaseException], ...]:
+    import lzma
+    import zlib
+
+    import zstandard
+
+    # gzip.BadGzipFile is an OSError; bz2 reports corruption as OSError too.
+    return (EOFError, OSError, zlib.error, lzma.LZMAError, zstandard.ZstdError)
+
+
+def decompressed_head(path: str | os.PathLike[str], kind: str, size: int = 64) -> bytes:
+    """Up to ``size`` decompressed bytes from the start of a compressed file (b"" when it cannot be read)."""
+    head = b""
+    try:
+        with open(path, "rb") as handle:
+            for data in _chunks(handle, kind):
+                head += data
+                if len(head) >= size:
+                    break
+    except _errors():
+        pass
+    return head[:size]
+
+
+def decompressed(path: str | os.PathLike[str], kind: str) -> tuple[mmap.mmap, str]:
+    """The decompressed content, memory-mapped, and why decompression stopped early ("" when it did not).
+
+    Raises :class:`DataError` when nothing at all could be decompressed.
+    """
+    reason = ""
+    written = 0
+    with tempfile.TemporaryFile(prefix="anyport-capture-") as out:
+        try:
+            with open(path, "rb") as handle:
+                for data in _chunks(handle, kind):
+                    out.write(data)
+                    written += len(data)
+        except _errors() as exc:
+            reason = f"the {kind} stream is truncated or corrupt after {written} decompressed bytes ({exc})"
+        if not written:
+            raise DataError(f"{path}: {reason or f'the {kind} stream holds no data'}")
+        out.flush()
+        return mmap.mmap(out.fileno(), 0, access=mmap.ACCESS_READ), reason

@@ -1,0 +1,516 @@
+"""Annotate big flow tables with DuckDB: Parquet, CSV and Zeek TSV in; Parquet, CSV or JSON lines out.
+
+The Python engine (:mod:`anyport.traffic.annotate`) handles a flow at a time; this one hands the whole job to
+DuckDB as one ``COPY (SELECT ...) TO`` statement, so a 10 M-row table costs about what DuckDB needs to read
+and rewrite it. The port table becomes a dense DuckDB table keyed by ``transport * 65536 + port``
+(:meth:`PortTable.dense_columns`); a flow finds its service with equi-joins on that key, never a range join.
+
+Which side is the service follows :func:`anyport.traffic.annotate.service_side` exactly: the responder's port
+when the input says who responded (Zeek's ``id.resp_p``), otherwise the port with the larger ``side_key``
+(rank, confidence, lower port; the destination on a tie). Tests compare both engines row by row.
+
+Bad rows (a wrong field count, a port that is not a number) are counted through DuckDB's reject tables, with
+the first few line numbers, and left out of the output as the Python engine leaves them out. Output rows keep
+the input's order. Needs the ``traffic`` extra (duckdb, pyarrow); imported only when used.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+from anyport.errors import DataError, QueryError
+from anyport.traffic.annotate import ADDED, AnnotateStats
+from anyport.traffic.porttable import TABLE_TRANSPORTS, PortTable
+from anyport.traffic.readers import CSV_COLUMNS, PROTO_NUMBERS, RESPONDER_COLUMNS, ZSTD_MAGIC, ReadStats, _locate
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+    from typing import IO, Any
+
+    from anyport.query.kb import KnowledgeBase
+
+FORMATS = ("parquet", "csv", "jsonl")
+INPUT_KINDS = ("parquet", "csv", "zeek")
+PARQUET_MAGIC = b"PAR1"
+# Zeek TSV types -> DuckDB types (anything else, addresses and sets included, stays text)
+ZEEK_TYPES = {
+    "port": "INTEGER",
+    "count": "UBIGINT",
+    "int": "BIGINT",
+    "double": "DOUBLE",
+    "interval": "DOUBLE",
+}  # "time" stays text: Zeek's test baselines write placeholder timestamps (XXXXXXXXXX.XXXXXX)
+MEMORY_LIMIT = "600MB"  # with the reader's and writer's buffers the process stays under 1 GB
+
+
+def available() -> bool:
+    """True when duckdb and pyarrow can be imported."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None for m in ("duckdb", "pyarrow"))
+
+
+def require() -> None:
+    if not available():
+        raise DataError(
+            "the duckdb engine and Parquet need the traffic extra: pip install 'anyport[traffic]' "
+            "(or use --engine python with CSV, Zeek or capture inputs)"
+        )
+
+
+# -- inputs ---------------------------------------------------------------------------------------------------
+
+
+class ZeekHeader:
+    """What a Zeek TSV file's ``#`` header says: separator, unset/empty markers, fields and types."""
+
+    def __init__(self) -> None:
+        self.separator = "\t"
+        self.unset = "-"
+        self.empty = "(empty)"
+        self.fields: list[str] = []
+        self.types: list[str] = []
+
+
+def input_kind(path: str) -> str:
+    """'parquet', 'csv' or 'zeek' from a file's content; DataError for what this engine does not read."""
+    from anyport.traffic.readers import _open, _sniff, detect_format
+
+    handle: IO[bytes]
+    if os.path.isdir(path):
+        raise DataError(f"{path} is a directory, not a flow table")
+    try:
+        with open(path, "rb") as handle:
+            magic = handle.read(4)
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror}") from None
+    if magic == PARQUET_MAGIC:
+        return "parquet"
+    handle = _open(path)
+    try:
+        found = detect_format(_sniff(handle, path))
+    finally:
+        handle.close()
+    if found not in ("csv", "zeek"):
+        raise DataError(f"{path} is {found}; the duckdb engine reads Parquet, CSV and Zeek TSV (use --engine python)")
+    return found
+
+
+def _compression(path: str) -> str:
+    with open(path, "rb") as handle:
+        magic = handle.read(4)
+    if magic[:2] == b"\x1f\x8b":
+        return "gzip"
+    if magic == ZSTD_MAGIC:
+        return "zstd"
+    return "none"
+
+
+def zeek_header(path: str) -> ZeekHeader:
+    """The header of a Zeek TSV log (read with the same decompression as the file)."""
+    from anyport.traffic.readers import _open, _unescape
+
+    header = ZeekHeader()
+    handle = _open(path)
+    try:
+        head = handle.read(1 << 16)
+    finally:
+        handle.close()
+    for raw in head.split(b"\n"):
+        line = raw.decode("utf-8", errors="replace").rstrip("\r")
+        if not line.startswith("#"):
+            break
+        if line.startswith("#separator"):
+            header.separator = _unescape(line.partition(" ")[2].strip()) or "\t"
+            continue
+        key, _, value = line.partition(header.separator)
+        if key == "#unset_field":
+            header.unset = value
+        elif key == "#empty_field":
+            header.empty = value
+        elif key == "#fields":
+            header.fields = value.split(header.separator)
+        elif key == "#types":
+            header.types = value.split(header.separator)
+    if not header.fields:
+        raise DataError(
+            f"{path}: a Zeek log without a #fields header; the duckdb engine needs it (use --engine python)"
+        )
+    return header
+
+
+def _zeek_empty(path: str) -> tuple[str, set[str]]:
+    """Zeek's empty-field marker and the text columns (strings, sets, vectors) it can stand in."""
+    header = zeek_header(path)
+    kinds = header.types if len(header.types) == len(header.fields) else ["string"] * len(header.fields)
+    return header.empty, {
+        name
+        for name, kind in zip(header.fields, kinds, strict=True)
+        if ZEEK_TYPES.get(kind) is None and (kind == "string" or kind.startswith(("set", "vector", "table")))
+    }
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _paths_list(paths: Sequence[str]) -> str:
+    return "[" + ", ".join(_literal(p) for p in paths) + "]"
+
+
+def source_sql(paths: Sequence[str], kind: str) -> str:
+    """A DuckDB table expression reading ``paths`` (all of one kind), rejects stored for counting."""
+    if kind == "parquet":
+        return f"read_parquet({_paths_list(paths)}, union_by_name = true)"
+    compressions = {_compression(p) for p in paths}
+    if len(compressions) > 1:
+        raise DataError("the duckdb engine reads files of one compression at a time; run them separately")
+    compression = compressions.pop()
+    common = f"compression = {_literal(compression)}, ignore_errors = true, store_rejects = true"
+    if kind == "csv":
+        return f"read_csv({_paths_list(paths)}, header = true, sample_size = 65536, {common})"
+    headers = [zeek_header(p) for p in paths]
+    first = headers[0]
+    if any(h.fields != first.fields or h.separator != first.separator for h in headers[1:]):
+        raise DataError("these Zeek logs have different #fields; annotate them separately")
+    types = first.types if len(first.types) == len(first.fields) else ["string"] * len(first.fields)
+    columns = ", ".join(
+        f"{_literal(name)}: {_literal(ZEEK_TYPES.get(kind_, 'VARCHAR'))}"
+        for name, kind_ in zip(first.fields, types, strict=True)
+    )
+    # auto_detect off: the header says everything, and sniffing would take '#' lines for data
+    return (
+        f"read_csv({_paths_list(paths)}, delim = {_literal(first.separator)}, header = false, comment = '#', "
+        f"quote = '', escape = '', nullstr = {_literal(first.unset)}, auto_detect = false, "
+        f"columns = {{{columns}}}, {common})"
+    )
+
+
+# -- the query ------------------------------------------------------------------------------------------------
+
+
+def _proto_code(column: str) -> str:
+    """SQL giving 0/1/2 for tcp/udp/sctp (names in any case, or IP protocol numbers), NULL otherwise."""
+    names = {name: number for number, name in enumerate(TABLE_TRANSPORTS)}
+    cases = [f"WHEN {_literal(name)} THEN {number}" for name, number in names.items()]
+    cases += [f"WHEN {_literal(num)} THEN {names[name]}" for num, name in PROTO_NUMBERS.items() if name in names]
+    return f"CASE lower(trim(CAST({_quote(column)} AS VARCHAR))) {' '.join(cases)} END"
+
+
+INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
+
+
+def _port_exprs(column: str | None, kind: str) -> tuple[str, str]:
+    """(the port as INTEGER or NULL, a condition true when the column holds something that is no port).
+
+    A port is what the Python readers accept: empty/NULL (no port) or a whole number 0-65535.
+    """
+    if column is None:
+        return "CAST(NULL AS INTEGER)", "false"
+    col = _quote(column)
+    if kind.upper() in INTEGER_TYPES:
+        ok = f"{col} BETWEEN 0 AND 65535"
+    elif kind.upper() in ("FLOAT", "DOUBLE") or kind.upper().startswith("DECIMAL"):
+        ok = f"({col} BETWEEN 0 AND 65535 AND {col} = floor({col}))"
+    else:
+        text = f"trim(CAST({col} AS VARCHAR))"
+        # TRY_CAST: DuckDB does not promise to stop at a false AND
+        ok = f"(regexp_full_match({text}, '[0-9]{{1,5}}') AND coalesce(TRY_CAST({text} AS INTEGER) <= 65535, false))"
+        empty = f"{col} IS NULL OR {text} = ''"
+        return f"CASE WHEN {ok} THEN TRY_CAST({text} AS INTEGER) END", f"NOT ({empty} OR {ok})"
+    return f"CASE WHEN {ok} THEN TRY_CAST({col} AS INTEGER) END", f"({col} IS NOT NULL AND NOT {ok})"
+
+
+class Plan:
+    """The annotating SELECT for a source, and the condition that picks its rows with a broken port."""
+
+    def __init__(self, select: str, invalid: str, port_columns: list[str]) -> None:
+        self.select = select
+        self.invalid = invalid
+        self.port_columns = port_columns
+
+
+def annotate_sql(
+    source: str,
+    names: Sequence[str],
+    columns: Mapping[str, str] | None,
+    empty: tuple[str, set[str]] | None = None,
+    types: Sequence[str] | None = None,
+) -> Plan:
+    """The SELECT that annotates every row of ``source`` (whose columns are ``names`` of DuckDB ``types``).
+
+    ``empty`` is Zeek's empty-field marker and the columns it may appear in: they read as '' (as in Python).
+    Rows whose port column holds something that is not a port are left out, as the Python readers leave them.
+    """
+    where = _locate(list(names), columns or {})
+    if "src_port" not in where and "dst_port" not in where:
+        found = ", ".join(repr(n[:40]) for n in names[:20]) or "none"
+        raise DataError(
+            f"no port column (looked for {'/'.join(CSV_COLUMNS['dst_port'][:4])}/...; found {found}); "
+            "name the columns with --columns dst_port=YourColumn"
+        )
+    src = names[where["src_port"]] if "src_port" in where else None
+    dst = names[where["dst_port"]] if "dst_port" in where else None
+    responder_known = dst is not None and dst.strip().lower() in RESPONDER_COLUMNS
+    proto = _proto_code(names[where["proto"]]) if "proto" in where else "CAST(NULL AS INTEGER)"
+    marker, emptiable = empty if empty is not None else ("", set())
+
+    def value(name: str) -> str:
+        if name in emptiable:
+            return f"CASE WHEN f.{_quote(name)} = {_literal(marker)} THEN '' ELSE f.{_quote(name)} END"
+        return f"f.{_quote(name)}"
+
+    kept = ", ".join(f"{value(n)} AS {_quote('input_' + n) if n in ADDED else _quote(n)}" for n in names)
+    kinds = dict(zip(names, types or ["VARCHAR"] * len(names), strict=True))
+    src_port, src_bad = _port_exprs(src, kinds.get(src or "", "VARCHAR"))
+    dst_port, dst_bad = _port_exprs(dst, kinds.get(dst or "", "VARCHAR"))
+    invalid = f"({src_bad}) OR ({dst_bad})"
+    # keys into the dense table; a flow without a usable port or transport gets the empty row -1
+    flows = (
+        f"SELECT *, coalesce(({proto}) * 65536 + {src_port}, -1) AS __anyport_sk, "
+        f"coalesce(({proto}) * 65536 + {dst_port}, -1) AS __anyport_dk, "
+        f"{dst_port} IS NOT NULL AS __anyport_has_dp FROM {source} WHERE NOT ({invalid})"
+    )
+    if responder_known:
+        sides = (
+            "SELECT f.*, CASE WHEN f.__anyport_has_dp THEN f.__anyport_dk ELSE f.__anyport_sk END AS __anyport_k "
+            "FROM flows f"
+        )
+    else:
+        sides = (
+            "SELECT f.*, CASE WHEN kd.side_key >= ks.side_key THEN f.__anyport_dk ELSE f.__anyport_sk END "
+            "AS __anyport_k FROM flows f "
+            "JOIN anyport_keys kd ON kd.k = f.__anyport_dk JOIN anyport_keys ks ON ks.k = f.__anyport_sk"
+        )
+    added = (
+        "d.service AS service, d.port AS service_port, d.transport AS service_proto, "
+        "d.alternatives AS alternatives, d.confidence AS confidence, d.risk AS risk"
+    )
+    select = (
+        f"WITH flows AS ({flows}), sided AS ({sides}) "
+        f"SELECT {kept}, {added} FROM sided f JOIN anyport_dense d ON d.k = f.__anyport_k"
+    )
+    return Plan(select, invalid, [c for c in (src, dst) if c is not None])
+
+
+# -- running it -------------------------------------------------------------------------------------------------
+
+
+def connect(table: PortTable, memory_limit: str = MEMORY_LIMIT) -> Any:
+    """A DuckDB connection holding the dense port table (``anyport_dense``) and its side keys."""
+    import duckdb
+    import pyarrow  # type: ignore[import-untyped]
+
+    con = duckdb.connect()
+    con.execute(f"SET memory_limit = {_literal(memory_limit)}")
+    # The flows are always the probe side: the optimizer would otherwise hash a small input and probe it with
+    # the port table (losing the input order), or misjudge a Zeek file's size and hash 10 M flows.
+    con.execute("SET disabled_optimizers = 'join_order,build_side_probe_side'")
+    con.execute("PRAGMA enable_profiling = 'no_output'")  # row counts of the scans: rows left out are counted
+    threads = os.environ.get("ANYPORT_THREADS")
+    if threads and threads.isdigit():
+        con.execute(f"SET threads = {int(threads)}")
+    dense = table.dense_columns()
+    codes = {name: number for number, name in enumerate(TABLE_TRANSPORTS)}
+    dense["k"] = [codes[t] * 65536 + p for t, p in zip(dense["transport"], dense["port"], strict=True)]
+    # the row for flows without a usable port or transport: no service, no port, the lowest side key
+    empty = {"port": None, "confidence": 0.0, "trojan": False, "fixed": False, "side_key": -1, "k": -1}
+    for name, values in dense.items():
+        values.append(empty.get(name, ""))
+    con.register("anyport_dense_arrow", pyarrow.table(dense))
+    # Texts as ENUMs: a join then carries small integers, and the Parquet writer takes their dictionary as is.
+    enums = ("service", "alternatives", "risk", "transport")
+    for name in enums:
+        con.execute(f"CREATE TYPE anyport_{name} AS ENUM (SELECT DISTINCT {name} FROM anyport_dense_arrow)")
+    casts = ", ".join(f"CAST({name} AS anyport_{name}) AS {name}" for name in enums)
+    con.execute(
+        f"CREATE TABLE anyport_dense AS SELECT * REPLACE (CAST(port AS INTEGER) AS port, {casts}) "
+        "FROM anyport_dense_arrow ORDER BY k"
+    )
+    con.execute("CREATE TABLE anyport_keys AS SELECT k, side_key FROM anyport_dense")
+    con.unregister("anyport_dense_arrow")
+    return con
+
+
+def _copy_options(fmt: str) -> str:
+    if fmt == "parquet":
+        return "FORMAT parquet, COMPRESSION zstd"
+    if fmt == "csv":
+        return "FORMAT csv, HEADER true"
+    return "FORMAT json"
+
+
+def _columns_of(con: Any, source: str) -> tuple[list[str], list[str]]:
+    """The names and DuckDB types of ``source``'s columns."""
+    try:
+        described = con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+    except Exception as exc:  # duckdb.Error: the file cannot be read as that format
+        raise DataError(f"cannot read the input: {_first_line(exc)}") from None
+    return [str(row[0]) for row in described], [str(row[1]) for row in described]
+
+
+def _scanned_rows(con: Any) -> int | None:
+    """Rows the last query's table scans produced, from DuckDB's profile (None when it cannot tell)."""
+    import json
+
+    try:
+        profile = json.loads(con.get_profiling_information(format="json"))
+    except Exception:
+        return None
+    total = 0
+    found = False
+    stack = list(profile.get("operator") or profile.get("children") or [])
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, dict):
+            continue
+        if str(node.get("type", "")).upper() in ("TABLE_SCAN", "READ_CSV", "READ_PARQUET") or str(
+            node.get("name", "")
+        ).upper() in ("TABLE_SCAN", "READ_CSV_AUTO", "READ_CSV", "READ_PARQUET"):
+            extra = node.get("extra_info") or {}
+            if "anyport_" not in json.dumps(extra):  # not the port table
+                total += int(node.get("intermediate_rows", node.get("operator_cardinality", 0)) or 0)
+                found = True
+        stack.extend(node.get("children") or [])
+    return total if found else None
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+
+
+def _file_stats(con: Any, paths: Sequence[str], kind: str, plan: Plan, source: str, written: int) -> ReadStats:
+    """What was read: rows written, rows DuckDB rejected (with line numbers), rows left out for a broken port.
+
+    One record for all ``paths``: DuckDB reads them as one table.
+    """
+    stats = ReadStats(paths[0] if len(paths) == 1 else f"{len(paths)} files")
+    stats.format = f"{kind} (duckdb)"
+    scanned = _scanned_rows(con)
+    stats.records = written
+    if kind != "parquet":
+        try:
+            rows = con.execute(
+                "SELECT s.file_path, e.line, e.error_type, e.error_message FROM reject_errors e "
+                "JOIN reject_scans s USING (scan_id, file_id) ORDER BY s.file_path, e.line"
+            ).fetchall()
+        except Exception:  # no reject tables: nothing was rejected
+            rows = []
+        seen: set[tuple[str, int]] = set()
+        for path, line, error, message in rows:
+            if (str(path), int(line)) in seen:
+                continue
+            seen.add((str(path), int(line)))
+            where = f"{path} " if len(paths) > 1 else ""
+            reason = f"{str(error).lower().replace('_', ' ')}: {str(message).splitlines()[0][:120]}"
+            stats.bad_line(int(line), where + reason)
+    broken = (scanned - written) if scanned is not None and scanned > written else 0
+    if broken:
+        stats.bad += broken
+        shown = ", ".join(_quote(c) for c in plan.port_columns)
+        for values in con.execute(f"SELECT {shown} FROM {source} WHERE {plan.invalid} LIMIT 5").fetchall():
+            if len(stats.examples) < 5:
+                text = ", ".join(f"{c}={str(v)[:20]!r}" for c, v in zip(plan.port_columns, values, strict=True))
+                stats.examples.append((0, f"a port that is no port ({text})"))
+    stats.lines = stats.records + stats.bad
+    return stats
+
+
+def annotate_columnar(
+    paths: Sequence[str],
+    out_path: str,
+    fmt: str,
+    columns: Mapping[str, str] | None = None,
+    kb: KnowledgeBase | None = None,
+    progress: Callable[[float], None] | None = None,
+    input_format: str | None = None,
+) -> AnnotateStats:
+    """Annotate Parquet/CSV/Zeek TSV ``paths`` into ``out_path`` as parquet, csv or jsonl with DuckDB.
+
+    ``progress`` (if given) is called with the percentage done while the query runs.
+    """
+    require()
+    from anyport.traffic.annotate import _table
+
+    if fmt == "json":
+        fmt = "jsonl"
+    if fmt not in FORMATS:
+        raise QueryError(f"unknown output format {fmt!r}; use {', '.join(FORMATS)}")
+    if out_path == "-" and fmt == "parquet":
+        raise QueryError("Parquet is not written to a terminal or pipe; give an output file with -o FILE.parquet")
+    if input_format is not None and input_format not in INPUT_KINDS:
+        raise QueryError(f"the duckdb engine reads {', '.join(INPUT_KINDS)}, not {input_format}; use --engine python")
+    kinds = {input_format or input_kind(p) for p in paths}
+    if len(kinds) > 1:
+        raise DataError(f"the duckdb engine reads inputs of one format at a time (found {', '.join(sorted(kinds))})")
+    kind = kinds.pop()
+    stats = AnnotateStats()
+    table = _table(kb)
+    stats.table_built = table.build_seconds > 0
+    stats.table_seconds = table.build_seconds or table.load_seconds
+    started = time.perf_counter()
+    con = connect(table)
+    try:
+        source = source_sql(paths, kind)
+        names, types = _columns_of(con, source)
+        plan = annotate_sql(source, names, columns, _zeek_empty(paths[0]) if kind == "zeek" else None, types)
+        query = plan.select
+        target = "/dev/stdout" if out_path == "-" else out_path
+        tmp = target if out_path == "-" else f"{out_path}.{os.getpid()}.tmp"
+        statement = f"COPY ({query}) TO {_literal(tmp)} ({_copy_options(fmt)})"
+        try:
+            count = _run_with_progress(con, statement, progress)
+        except Exception as exc:
+            if tmp != target and os.path.exists(tmp):
+                os.unlink(tmp)
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            raise DataError(f"annotating {', '.join(paths)} failed: {_first_line(exc)}") from None
+        if tmp != target:
+            os.replace(tmp, target)
+        stats.rows = count
+        stats.files = [_file_stats(con, paths, kind, plan, source, count)]
+        if fmt == "parquet":
+            found = con.execute(f"SELECT count(*) FROM read_parquet({_literal(target)}) WHERE service <> ''").fetchone()
+            stats.identified = int(found[0]) if found else 0
+        else:
+            stats.identified = -1  # not counted: it would take a second pass over a text file
+    finally:
+        con.close()
+    stats.seconds = time.perf_counter() - started
+    return stats
+
+
+def _run_with_progress(con: Any, statement: str, progress: Callable[[float], None] | None) -> int:
+    """Run ``statement``; call ``progress`` with DuckDB's percentage from a watcher thread meanwhile."""
+    done = threading.Event()
+
+    def watch() -> None:
+        assert progress is not None
+        while not done.wait(0.2):
+            try:
+                value = float(con.query_progress())
+            except Exception:
+                return
+            if value >= 0:
+                progress(value)
+
+    watcher = threading.Thread(target=watch, daemon=True) if progress is not None else None
+    if watcher is not None:
+        watcher.start()
+    try:
+        row = con.execute(statement).fetchone()
+    finally:
+        done.set()
+        if watcher is not None:
+            watcher.join()
+    if progress is not None:
+        progress(100.0)
+    return int(row[0]) if row else 0
