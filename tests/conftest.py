@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -99,3 +100,36 @@ def golden(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
         actual.unlink(missing_ok=True)
 
     return check
+
+
+# -- Chromium through Playwright (the web page and the HTML report) --------------------------------------------
+
+CHROMIUM = os.environ.get("ANYPORT_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright; the tests using it skip (saying why) where it cannot start."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    manager = sync_api.sync_playwright().start()
+    try:
+        try:
+            launched = manager.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=60000)
+        except Exception as exc:  # any launch failure means this machine cannot run the browser tests
+            pytest.skip(f"Chromium cannot start here: {str(exc).splitlines()[0]}")
+        yield launched
+        launched.close()
+    finally:
+        manager.stop()

@@ -6,10 +6,8 @@ browser (Debian's Chromium through Playwright) at desktop and phone width. Scree
 from __future__ import annotations
 
 import json
-import os
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -25,17 +23,6 @@ from conftest import TESTS, run_cli
 DATA = TESTS / "data"
 ZEEK_LOGS = sorted(p.name for p in (DATA / "zeek").glob("*.log"))
 ARTIFACTS = TESTS / "artifacts"
-CHROMIUM = os.environ.get("ANYPORT_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # every element the report may contain: anything else in the parsed page came from an input
 ALLOWED_TAGS = {
     "html", "head", "meta", "title", "style", "body", "main", "header", "footer", "section", "div", "p", "b", "i",
@@ -247,23 +234,6 @@ def test_summary_html_option_writes_the_file(tmp_path: Path) -> None:
 
 
 # -- in a browser -------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    manager = sync_api.sync_playwright().start()
-    try:
-        try:
-            launched = manager.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=60000)
-        except Exception as exc:  # any launch failure means this machine cannot run the browser tests
-            pytest.skip(f"Chromium cannot start here: {str(exc).splitlines()[0]}")
-        yield launched
-        launched.close()
-    finally:
-        manager.stop()
 
 
 VISIBLE_CHARTS = """

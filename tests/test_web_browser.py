@@ -17,7 +17,6 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,17 +25,6 @@ from conftest import HOSTILE, TESTS
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
 
-CHROMIUM = os.environ.get("ANYPORT_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARTIFACTS = TESTS / "artifacts"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
@@ -171,22 +159,6 @@ def static_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield base
     finally:
         stop(process)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    manager = playwright_api.sync_playwright().start()
-    try:
-        try:
-            launched = manager.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=60000)
-        except Exception as exc:  # any launch failure means this machine cannot run the browser tests
-            pytest.skip(f"Chromium cannot start here: {str(exc).splitlines()[0]}")
-        yield launched
-        launched.close()
-    finally:
-        manager.stop()
 
 
 class Page:
