@@ -211,6 +211,8 @@ def capture_flows(path: str, stats: ReadStats) -> Iterator[Flow]:
     flows, capture = read_capture(path)
     outside = capture.packets - capture.in_flows
     stats.format = f"{capture.format or 'capture'}: {capture.packets} packets, {outside} not in any flow"
+    if capture.stop_reason:  # a cut or corrupt capture: say where reading stopped
+        stats.format += f"; stopped early: {capture.stop_reason}"
     stats.lines = len(flows)  # one "line" per flow, so lines == records as for the log readers
     for number, flow in enumerate(flows, 1):
         fields: dict[str, object] = {
