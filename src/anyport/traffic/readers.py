@@ -542,7 +542,10 @@ def _csv(
     if header_line is None:
         raise DataError(f"{path} has no CSV header line")
     dialect = _dialect(header_line)
-    header = next(csv.reader([header_line], dialect))
+    try:
+        header = next(csv.reader([header_line], dialect))
+    except csv.Error as exc:  # a stray carriage return or NUL in the first line
+        raise DataError(f"{path}: the CSV header line is unreadable ({exc})") from None
     stats.skipped += 1
     where = _locate(header, columns)
     if "src_port" not in where and "dst_port" not in where:
