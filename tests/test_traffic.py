@@ -12,7 +12,6 @@ import json
 import os
 import random
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -77,21 +76,13 @@ def test_port_table_agrees_with_lookup(kb: KnowledgeBase, table: PortTable) -> N
                 assert len(info.alternatives) <= 4
 
 
-def test_port_table_cache_loads_fast(kb: KnowledgeBase, table: PortTable) -> None:
+def test_port_table_cache_loads_what_was_built(kb: KnowledgeBase, table: PortTable) -> None:
     assert kb.path
     path = table_path(kb.path)
     assert os.path.isfile(path)
-    times = []
-    for _ in range(3):
-        started = time.perf_counter()
-        loaded = PortTable.load(path)
-        times.append(time.perf_counter() - started)
-    seconds = min(times)
-    print(
-        f"port table: build {table.build_seconds:.1f}s, load {', '.join(f'{t * 1000:.0f}' for t in times)} ms, "
-        f"{os.path.getsize(path)} bytes"
-    )
-    assert seconds < 1.0
+    loaded = PortTable.load(path)
+    assert loaded.build_seconds == 0  # read from the file, not built again
+    assert loaded.path == path
     for transport, port in (("tcp", 443), ("udp", 53), ("tcp", 31337), ("sctp", 2905), ("udp", 1)):
         assert vars_of(loaded.get(transport, port)) == vars_of(table.get(transport, port))
     assert loaded.get("tcp", 443).service == "https"

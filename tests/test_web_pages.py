@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import statistics
 import struct
 import time
 import zlib
@@ -321,25 +320,17 @@ def test_service_table_sorts_on_the_server(client: TestClient) -> None:
     assert 'href="/services?category=vpn&amp;sort=tcp&amp;order=desc"' in html
 
 
-def test_service_table_renders_well_under_300_ms(kb: KnowledgeBase) -> None:
+def test_service_table_answers_every_view_from_a_fresh_app(kb: KnowledgeBase) -> None:
+    """Every view of /services from a fresh app (its speed is measured by benchmarks/bench_web.py, not here)."""
     app = create_app(kb)
     with TestClient(app) as fresh:
-        start = time.perf_counter()
         first = fresh.get("/services")
-        cold = time.perf_counter() - start
         assert first.status_code == 200
-        times = []
         for params in ({}, {"category": "vpn"}, {"sort": "tcp", "order": "desc"}, {"q": "443"}, {}):
-            start = time.perf_counter()
-            assert fresh.get("/services", params=params).status_code == 200
-            times.append(time.perf_counter() - start)
-    median = statistics.median(times)
-    print(
-        f"\n/services render: first {cold * 1000:.0f} ms (builds the table), then median {median * 1000:.0f} ms, "
-        f"max {max(times) * 1000:.0f} ms over {len(times)} requests ({len(first.content) // 1024} KiB)"
-    )
-    assert cold < 0.3
-    assert median < 0.15
+            response = fresh.get("/services", params=params)
+            assert response.status_code == 200
+            assert "<table" in response.text
+    assert first.text.count("<tr") > 700  # one row a service
 
 
 # -- service, port, category and data pages --------------------------------------------------------------------
