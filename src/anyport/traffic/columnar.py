@@ -279,23 +279,39 @@ def annotate_sql(
         f"{dst_port} IS NOT NULL AS __anyport_has_dp FROM {source} WHERE NOT ({invalid})"
     )
     if responder_known:
+        # one key per flow: one join against the dense table gives every added column
         sides = (
             "SELECT f.*, CASE WHEN f.__anyport_has_dp THEN f.__anyport_dk ELSE f.__anyport_sk END AS __anyport_k "
             "FROM flows f"
         )
-    else:
-        sides = (
-            "SELECT f.*, CASE WHEN kd.side_key >= ks.side_key THEN f.__anyport_dk ELSE f.__anyport_sk END "
-            "AS __anyport_k FROM flows f "
-            "JOIN anyport_keys kd ON kd.k = f.__anyport_dk JOIN anyport_keys ks ON ks.k = f.__anyport_sk"
+        added = (
+            "d.service AS service, d.port AS service_port, d.transport AS service_proto, "
+            "d.alternatives AS alternatives, d.confidence AS confidence, d.risk AS risk"
         )
+        return Plan(
+            f"WITH flows AS ({flows}), sided AS ({sides}) "
+            f"SELECT {kept}, {added} FROM sided f JOIN anyport_dense d ON d.k = f.__anyport_k",
+            invalid,
+            [c for c in (src, dst) if c is not None],
+        )
+    # two keys per flow: two narrow joins (side key and record number of each port) pick the side, then one join
+    # against the ~12,000 distinct records (small enough to stay in cache) adds the texts; port and transport
+    # come from the chosen key itself
+    sides = (
+        "SELECT f.*, CASE WHEN kd.side_key >= ks.side_key THEN f.__anyport_dk ELSE f.__anyport_sk END AS __anyport_k, "
+        "CASE WHEN kd.side_key >= ks.side_key THEN kd.rec ELSE ks.rec END AS __anyport_rec FROM flows f "
+        "JOIN anyport_keys kd ON kd.k = f.__anyport_dk JOIN anyport_keys ks ON ks.k = f.__anyport_sk"
+    )
+    names_by_code = " ".join(f"WHEN {code} THEN {_literal(name)}" for code, name in enumerate(TABLE_TRANSPORTS))
     added = (
-        "d.service AS service, d.port AS service_port, d.transport AS service_proto, "
-        "d.alternatives AS alternatives, d.confidence AS confidence, d.risk AS risk"
+        "r.service AS service, CASE WHEN f.__anyport_k >= 0 THEN CAST(f.__anyport_k % 65536 AS INTEGER) END "
+        "AS service_port, CAST(CASE WHEN f.__anyport_k >= 0 THEN "
+        f"(CASE f.__anyport_k // 65536 {names_by_code} END) ELSE '' END AS anyport_transport) AS service_proto, "
+        "r.alternatives AS alternatives, r.confidence AS confidence, r.risk AS risk"
     )
     select = (
         f"WITH flows AS ({flows}), sided AS ({sides}) "
-        f"SELECT {kept}, {added} FROM sided f JOIN anyport_dense d ON d.k = f.__anyport_k"
+        f"SELECT {kept}, {added} FROM sided f JOIN anyport_recs r ON r.rec = f.__anyport_rec"
     )
     return Plan(select, invalid, [c for c in (src, dst) if c is not None])
 
@@ -304,7 +320,8 @@ def annotate_sql(
 
 
 def connect(table: PortTable, memory_limit: str | None = None) -> Any:
-    """A DuckDB connection holding the dense port table (``anyport_dense``) and its side keys."""
+    """A DuckDB connection holding the dense port table (``anyport_dense``), its distinct records
+    (``anyport_recs``) and, per (transport, port) key, the side key and record number (``anyport_keys``)."""
     import duckdb
     import pyarrow  # type: ignore[import-untyped]
 
@@ -334,7 +351,15 @@ def connect(table: PortTable, memory_limit: str | None = None) -> Any:
         f"CREATE TABLE anyport_dense AS SELECT * REPLACE (CAST(port AS INTEGER) AS port, {casts}) "
         "FROM anyport_dense_arrow ORDER BY k"
     )
-    con.execute("CREATE TABLE anyport_keys AS SELECT k, side_key FROM anyport_dense")
+    con.execute(
+        "CREATE TABLE anyport_recs AS SELECT CAST(row_number() OVER (ORDER BY k) AS INTEGER) AS rec, "
+        "service, alternatives, confidence, risk FROM (SELECT service, alternatives, confidence, risk, min(k) AS k "
+        "FROM anyport_dense GROUP BY ALL)"
+    )
+    con.execute(
+        "CREATE TABLE anyport_keys AS SELECT d.k, d.side_key, r.rec FROM anyport_dense d "
+        "JOIN anyport_recs r USING (service, alternatives, confidence, risk) ORDER BY d.k"
+    )
     con.unregister("anyport_dense_arrow")
     return con
 
