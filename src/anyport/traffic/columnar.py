@@ -201,7 +201,10 @@ def _proto_code(column: str) -> str:
     names = {name: number for number, name in enumerate(TABLE_TRANSPORTS)}
     cases = [f"WHEN {_literal(name)} THEN {number}" for name, number in names.items()]
     cases += [f"WHEN {_literal(num)} THEN {names[name]}" for num, name in PROTO_NUMBERS.items() if name in names]
-    return f"CASE lower(trim(CAST({_quote(column)} AS VARCHAR))) {' '.join(cases)} END"
+    general = f"CASE lower(trim(CAST({_quote(column)} AS VARCHAR))) {' '.join(cases)} END"
+    # the usual spelling first: lower() and trim() make a new string for every row
+    usual = " ".join(f"WHEN {_literal(name)} THEN {number}" for name, number in names.items())
+    return f"CASE CAST({_quote(column)} AS VARCHAR) {usual} ELSE {general} END"
 
 
 INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
@@ -225,6 +228,8 @@ def _port_exprs(column: str | None, kind: str) -> tuple[str, str]:
         ok = f"(regexp_full_match({text}, '[0-9]{{1,5}}') AND coalesce(TRY_CAST({text} AS INTEGER) <= 65535, false))"
         empty = f"{col} IS NULL OR {text} = ''"
         return f"CASE WHEN {ok} THEN TRY_CAST({text} AS INTEGER) END", f"NOT ({empty} OR {ok})"
+    if kind.upper() in INTEGER_TYPES:  # the rows it is not a port in are filtered out: no CASE per row
+        return col, f"({col} IS NOT NULL AND NOT {ok})"
     return f"CASE WHEN {ok} THEN TRY_CAST({col} AS INTEGER) END", f"({col} IS NOT NULL AND NOT {ok})"
 
 
@@ -274,9 +279,9 @@ def annotate_sql(
     invalid = f"({src_bad}) OR ({dst_bad})"
     # keys into the dense table; a flow without a usable port or transport gets the empty row -1
     flows = (
-        f"SELECT *, coalesce(({proto}) * 65536 + {src_port}, -1) AS __anyport_sk, "
-        f"coalesce(({proto}) * 65536 + {dst_port}, -1) AS __anyport_dk, "
-        f"{dst_port} IS NOT NULL AS __anyport_has_dp FROM {source} WHERE NOT ({invalid})"
+        f"SELECT *, coalesce(__anyport_t + {src_port}, -1) AS __anyport_sk, "
+        f"coalesce(__anyport_t + {dst_port}, -1) AS __anyport_dk, {dst_port} IS NOT NULL AS __anyport_has_dp "
+        f"FROM (SELECT *, ({proto}) * 65536 AS __anyport_t FROM {source} WHERE NOT ({invalid}))"
     )
     if responder_known:
         # one key per flow: one join against the dense table gives every added column
@@ -319,13 +324,27 @@ def annotate_sql(
 # -- running it -------------------------------------------------------------------------------------------------
 
 
+CACHE_SUFFIX = ".duckdb"
+CACHE_VERSION = "1"  # bump when the tables below change
+
+
 def connect(table: PortTable, memory_limit: str | None = None) -> Any:
     """A DuckDB connection holding the dense port table (``anyport_dense``), its distinct records
-    (``anyport_recs``) and, per (transport, port) key, the side key and record number (``anyport_keys``)."""
-    import duckdb
-    import pyarrow  # type: ignore[import-untyped]
+    (``anyport_recs``) and, per (transport, port) key, the side key and record number (``anyport_keys``).
 
-    con = duckdb.connect()
+    The tables are cached in a DuckDB file next to the port table (built once, then opened read-only in
+    milliseconds); without a writable cache they are built in memory.
+    """
+    import duckdb
+
+    stamp = f"{CACHE_VERSION}:{table.index_name}:{table.code}:{duckdb.__version__}"
+    cache = f"{table.path}{CACHE_SUFFIX}" if table.path else ""
+    con = _open_cache(cache, stamp) if cache else None
+    if con is None and cache:
+        con = _build_cache(table, cache, stamp)
+    if con is None:
+        con = duckdb.connect()
+        _fill(con, table)
     con.execute(f"SET memory_limit = {_literal(memory_limit or MEMORY_LIMIT)}")
     # The flows are always the probe side: the optimizer would otherwise hash a small input and probe it with
     # the port table (losing the input order), or misjudge a Zeek file's size and hash 10 M flows.
@@ -334,6 +353,54 @@ def connect(table: PortTable, memory_limit: str | None = None) -> Any:
     threads = os.environ.get("ANYPORT_THREADS")
     if threads and threads.isdigit():
         con.execute(f"SET threads = {int(threads)}")
+    return con
+
+
+def _open_cache(path: str, stamp: str) -> Any:
+    import duckdb
+
+    if not os.path.isfile(path):
+        return None
+    try:
+        con = duckdb.connect(path, read_only=True)
+    except Exception:  # another DuckDB version's file, or a damaged one: rebuilt below
+        return None
+    try:
+        row = con.execute("SELECT stamp FROM anyport_meta").fetchone()
+    except Exception:
+        row = None
+    if row is None or row[0] != stamp:
+        con.close()
+        return None
+    return con
+
+
+def _build_cache(table: PortTable, path: str, stamp: str) -> Any:
+    """Build the tables into ``path`` (atomically) and open it read-only; None when the cache is not writable."""
+    import duckdb
+
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        con = duckdb.connect(tmp)
+        try:
+            _fill(con, table)
+            con.execute("CREATE TABLE anyport_meta AS SELECT ? AS stamp", [stamp])
+        finally:
+            con.close()
+        os.replace(tmp, path)
+        return duckdb.connect(path, read_only=True)
+    except Exception:
+        return None
+    finally:
+        for leftover in (tmp, f"{tmp}.wal"):
+            if os.path.exists(leftover):
+                os.unlink(leftover)
+
+
+def _fill(con: Any, table: PortTable) -> None:
+    """Create the port-table tables in ``con``."""
+    import pyarrow  # type: ignore[import-untyped]
+
     dense = table.dense_columns()
     codes = {name: number for number, name in enumerate(TABLE_TRANSPORTS)}
     dense["k"] = [codes[t] * 65536 + p for t, p in zip(dense["transport"], dense["port"], strict=True)]
@@ -361,7 +428,6 @@ def connect(table: PortTable, memory_limit: str | None = None) -> Any:
         "JOIN anyport_recs r USING (service, alternatives, confidence, risk) ORDER BY d.k"
     )
     con.unregister("anyport_dense_arrow")
-    return con
 
 
 def _copy_options(fmt: str) -> str:

@@ -499,7 +499,9 @@ def load_or_build(kb: KnowledgeBase) -> PortTable:
 def _remove_orphans(directory: str) -> None:
     """Drop tables whose index anyport's cache has removed."""
     for name in os.listdir(directory):
-        if name.endswith(SUFFIX) and not os.path.exists(os.path.join(directory, name[: -len(SUFFIX)])):
+        # the table and what is derived from it (the DuckDB engine's cache, porttable.duckdb)
+        base = name[: -len(SUFFIX)] if name.endswith(SUFFIX) else name.removesuffix(SUFFIX + ".duckdb")
+        if base != name and not os.path.exists(os.path.join(directory, base)):
             try:
                 os.unlink(os.path.join(directory, name))
             except OSError:
