@@ -263,3 +263,24 @@ def test_duckdb_reads_what_it_wrote(generated: dict[str, Path], kb: KnowledgeBas
     count = duckdb.connect().execute(f"SELECT count(*) FROM read_json('{out}') WHERE service <> ''").fetchone()
     assert count is not None
     assert count[0] > 2500
+
+
+def test_duckdb_port_tables_are_cached_and_rebuilt_when_damaged(
+    generated: dict[str, Path], table: PortTable, kb: KnowledgeBase, tmp_path: Path
+) -> None:
+    assert table.path
+    cache = Path(table.path + columnar.CACHE_SUFFIX)
+    reference = duckdb_rows(generated["csv"], tmp_path / "a.parquet", kb)
+    assert cache.is_file()
+    cache.write_bytes(b"not a duckdb file")  # damaged (or another DuckDB version's): rebuilt, never fatal
+    assert duckdb_rows(generated["csv"], tmp_path / "b.parquet", kb) == reference
+    con = duckdb.connect(str(cache), read_only=True)
+    stamp = con.execute("SELECT stamp FROM anyport_meta").fetchone()
+    con.close()
+    assert stamp is not None
+    assert table.code in stamp[0]
+    in_memory = PortTable(table._records, table._columns, table.index_name, table.code)
+    in_memory._strings = table._strings
+    con = columnar.connect(in_memory)  # no file to cache next to: built in memory
+    assert con.execute("SELECT count(*) FROM anyport_keys").fetchone() == (196609,)
+    con.close()
