@@ -284,3 +284,13 @@ def test_duckdb_port_tables_are_cached_and_rebuilt_when_damaged(
     con = columnar.connect(in_memory)  # no file to cache next to: built in memory
     assert con.execute("SELECT count(*) FROM anyport_keys").fetchone() == (196609,)
     con.close()
+
+
+def test_summary_reports_progress(generated: dict[str, Path], kb: KnowledgeBase) -> None:
+    from anyport.traffic.annotate import summary_files
+
+    calls: list[tuple[float, float | None, str]] = []
+    summary = summary_files([str(generated["csv"])], kb=kb, progress=lambda *a: calls.append(a))
+    size = float(generated["csv"].stat().st_size)
+    assert summary["flows"] == 3000
+    assert calls[-1] == (size, size, "bytes")

@@ -240,10 +240,12 @@ def cmd_annotate(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
+    from anyport.cli.progress import ProgressBar
     from anyport.cli.render import emit_csv, emit_json
     from anyport.traffic.annotate import render_summary, summary_files
 
-    summary = summary_files(args.inputs, _columns(args.columns))
+    with ProgressBar("reading flows") as bar:
+        summary = summary_files(args.inputs, _columns(args.columns), progress=bar)
     if args.html:
         from anyport.cli.files import write_outputs
         from anyport.traffic.report import render_html

@@ -355,6 +355,15 @@ def annotate_files(
     return stats
 
 
+def _reporting(flows: Iterator[Flow], stats: AnnotateStats, progress: Progress, total: float | None) -> Iterator[Flow]:
+    """``flows`` unchanged, calling ``progress`` with the bytes read every 16,384 flows."""
+    for count, flow in enumerate(flows, 1):
+        yield flow
+        if not count & 0x3FFF:
+            progress(float(sum(s.bytes_read for s in stats.files)), total, "bytes")
+    progress(float(total or sum(s.bytes_read for s in stats.files)), total, "bytes")
+
+
 def _plain_size(paths: Sequence[str]) -> float | None:
     """Total bytes when every input is an uncompressed log (progress in bytes), else None."""
     total = 0
@@ -575,17 +584,27 @@ def _summarize(rows: Iterable[Annotated], catalog: _Catalog) -> dict[str, object
 
 
 def summary_files(
-    paths: Iterable[str], columns: Mapping[str, str] | None = None, kb: KnowledgeBase | None = None
+    paths: Iterable[str],
+    columns: Mapping[str, str] | None = None,
+    kb: KnowledgeBase | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, object]:
-    """:func:`summarize` over every flow of ``paths``; ``files`` holds each file's read statistics."""
+    """:func:`summarize` over every flow of ``paths``; ``files`` holds each file's read statistics.
+
+    ``progress(done, total, unit)`` is called now and then, as for :func:`annotate_files`.
+    """
     from anyport.query.kb import KnowledgeBase
 
+    paths = list(paths)
     own = kb is None
     base = KnowledgeBase.open() if kb is None else kb
     try:
         stats = AnnotateStats()
         table = load_or_build(base)
-        summary = _summarize(annotate(table, _all_flows(paths, stats, columns)), _Catalog(base))
+        flows = _all_flows(paths, stats, columns)
+        if progress is not None:
+            flows = _reporting(flows, stats, progress, _plain_size(paths))
+        summary = _summarize(annotate(table, flows), _Catalog(base))
         summary["files"] = [s.as_dict() for s in stats.files]
         return summary
     finally:
