@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 import struct
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -897,3 +899,21 @@ def test_compressed_data_that_is_not_a_capture(tmp_path: Path) -> None:
     assert not is_capture_file(write(tmp_path, gzip.compress(b"not a capture")))
     assert not is_capture_file(tmp_path)
     assert not is_capture_file(tmp_path / "missing")
+
+
+def test_decompression_stops_before_it_fills_the_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bomb (or a capture too big for the temporary directory) keeps what fits and says why it stopped."""
+    from anyport.traffic import capture_compressed
+
+    plain = (PCAPS / "ssh.pcap").read_bytes()
+    bomb = plain + plain[24:] * 7  # the same packets again and again: 9 MB that compresses to little
+    path = write(tmp_path, compress("gzip", bomb), "bomb")
+    monkeypatch.setattr(capture_compressed, "_CHECK_EVERY", 1 << 20)
+    free_mb = shutil.disk_usage(tempfile.gettempdir()).free >> 20
+    monkeypatch.setenv("ANYPORT_TMP_RESERVE_MB", str(free_mb + 1024))  # more than there is: stop at the first check
+    _flows, stats = read_flows(path)
+    assert stats.stop_reason.startswith("stopped after")
+    assert "less than" in stats.stop_reason
+    assert 0 < stats.packets < 1797 * 8
+    monkeypatch.setenv("ANYPORT_TMP_RESERVE_MB", "0")
+    assert read_flows(path)[1].packets == 1797 * 8

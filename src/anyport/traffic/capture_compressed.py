@@ -97,6 +97,20 @@ def decompressed_head(path: str | os.PathLike[str], kind: str, size: int = 64) -
     return head[:size]
 
 
+_CHECK_EVERY = 64 << 20  # how often (decompressed bytes) the free space is looked at
+
+
+def reserve_bytes() -> int:
+    """Free space a decompression leaves in the temporary directory (``ANYPORT_TMP_RESERVE_MB``, default 1024)."""
+    text = os.environ.get("ANYPORT_TMP_RESERVE_MB", "")
+    return (int(text) if text.isdigit() else 1024) << 20
+
+
+def _free_bytes(out: BinaryIO) -> int:
+    stats = os.fstatvfs(out.fileno())
+    return stats.f_bavail * stats.f_frsize
+
+
 def decompressed(path: str | os.PathLike[str], kind: str) -> tuple[mmap.mmap, str]:
     """The decompressed content, memory-mapped, and why decompression stopped early ("" when it did not).
 
@@ -104,12 +118,22 @@ def decompressed(path: str | os.PathLike[str], kind: str) -> tuple[mmap.mmap, st
     """
     reason = ""
     written = 0
+    checked = 0
     with tempfile.TemporaryFile(prefix="anyport-capture-") as out:
         try:
             with open(path, "rb") as handle:
                 for data in _chunks(handle, kind):
                     out.write(data)
                     written += len(data)
+                    if written - checked >= _CHECK_EVERY:
+                        checked = written
+                        if _free_bytes(out) < reserve_bytes():
+                            # a decompression bomb, or just too big for this disk: keep what fits, say so
+                            reason = (
+                                f"stopped after {written} decompressed bytes: the temporary directory would have "
+                                f"less than {reserve_bytes() >> 20} MiB free (set ANYPORT_TMP_RESERVE_MB or TMPDIR)"
+                            )
+                            break
         except _errors() as exc:
             reason = f"the {kind} stream is truncated or corrupt after {written} decompressed bytes ({exc})"
         if not written:
