@@ -245,11 +245,15 @@ def test_cli_parquet_round_trip_and_errors(generated: dict[str, Path], tmp_path:
     assert pq.read_table(out).num_rows == 3000
     result = run_cli("annotate", str(generated["parquet"]))
     assert result.returncode == 0, result.stderr
+    forced = run_cli("annotate", str(DATA / "pcap" / "ssh.pcap"), "--input-format", "pcap")
+    assert forced.returncode == 0, forced.stderr
+    assert "25 flows annotated" in forced.stderr
     assert len(list(csv.reader(io.StringIO(result.stdout)))) == 3001
     for args in (
         ["annotate", str(generated["csv"]), "--format", "parquet"],
         ["annotate", str(DATA / "pcap" / "ssh.pcap"), "--engine", "duckdb"],
         ["annotate", str(generated["csv"]), "--input-format", "zeek", "--engine", "duckdb"],
+        ["annotate", str(generated["csv"]), "--input-format", "pcap"],
     ):
         result = run_cli(*args)
         assert result.returncode == 2, (args, result.stderr)

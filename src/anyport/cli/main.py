@@ -167,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--columns", default="", metavar="MAP", help="column names of a CSV: dst_port=dport,proto=p")
     p.add_argument(
         "--input-format",
-        choices=("zeek", "zeek-json", "csv", "nfdump", "netfilter", "parquet"),
+        choices=("zeek", "zeek-json", "csv", "nfdump", "netfilter", "parquet", "pcap"),
         help="read every input as this format instead of detecting it",
     )
     p.add_argument(

@@ -191,8 +191,8 @@ def _all_flows(
     for path in paths:
         file_stats = ReadStats(path)
         stats.files.append(file_stats)
-        if input_format is None and is_capture(path):
-            yield from capture_flows(path, file_stats)
+        if input_format == "pcap" or (input_format is None and is_capture(path)):
+            yield from capture_flows(path, file_stats)  # pcap or pcapng; the capture reader says if it is neither
         else:
             yield from read_flows(path, columns, file_stats, input_format)
 
