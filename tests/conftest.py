@@ -63,7 +63,7 @@ def kb_hostile(isolated_env: dict[str, str]) -> Iterator[KnowledgeBase]:
 
 
 def run_cli(
-    *args: str, env: dict[str, str] | None = None, stdin: str | None = None
+    *args: str, env: dict[str, str] | None = None, stdin: str | None = None, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run ``python -m anyport ARGS`` the way a user would, with the test environment."""
     full_env = dict(os.environ)
@@ -74,6 +74,7 @@ def run_cli(
         text=True,
         env=full_env,
         input=stdin,
+        cwd=cwd,
         timeout=120,
         check=False,
     )

@@ -903,12 +903,12 @@ def test_compressed_data_that_is_not_a_capture(tmp_path: Path) -> None:
 
 def test_decompression_stops_before_it_fills_the_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A bomb (or a capture too big for the temporary directory) keeps what fits and says why it stopped."""
-    from anyport.traffic import capture_compressed
+    from anyport.traffic import compressed
 
     plain = (PCAPS / "ssh.pcap").read_bytes()
     bomb = plain + plain[24:] * 7  # the same packets again and again: 9 MB that compresses to little
     path = write(tmp_path, compress("gzip", bomb), "bomb")
-    monkeypatch.setattr(capture_compressed, "_CHECK_EVERY", 1 << 20)
+    monkeypatch.setattr(compressed, "_CHECK_EVERY", 1 << 20)
     free_mb = shutil.disk_usage(tempfile.gettempdir()).free >> 20
     monkeypatch.setenv("ANYPORT_TMP_RESERVE_MB", str(free_mb + 1024))  # more than there is: stop at the first check
     _flows, stats = read_flows(path)

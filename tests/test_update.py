@@ -30,6 +30,7 @@ from anyport.registries import IANA_COLUMNS
 from anyport.update import userdata
 from anyport.update.fetch import fetch
 from anyport.update.verify import PROTOCOL_COLUMNS
+from conftest import run_cli
 
 TESTS = Path(__file__).resolve().parent
 FIXTURES = TESTS / "data" / "update"
@@ -252,17 +253,7 @@ Run = Callable[..., subprocess.CompletedProcess[str]]
 @pytest.fixture
 def run(env: dict[str, str]) -> Run:
     def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-        full = dict(os.environ)
-        full.update(env)
-        return subprocess.run(
-            [sys.executable, "-m", "anyport", *args],
-            capture_output=True,
-            text=True,
-            env=full,
-            cwd=cwd,
-            timeout=120,
-            check=False,
-        )
+        return run_cli(*args, env=env, cwd=cwd)
 
     return run
 

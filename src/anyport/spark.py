@@ -492,12 +492,13 @@ def _detect(spark: SparkSession, path: str) -> str:
         if lower.endswith((".parquet", ".pq")):
             return "parquet"
         head = "\n".join(_remote_lines(spark, path)).encode()
-    if head.startswith(b"PAR1"):
-        return "parquet"
-    if head[:4] in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x0a\x0d\x0d\x0a", b"\x4d\x3c\xb2\xa1"):
-        raise DataError(f"{path} is a capture; the spark engine reads flow tables, so use the default engine")
-    from anyport.traffic.readers import detect_format
+    from anyport.traffic.capture import is_capture_head
+    from anyport.traffic.readers import PARQUET_MAGIC, detect_format
 
+    if head.startswith(PARQUET_MAGIC):
+        return "parquet"
+    if is_capture_head(head):
+        raise DataError(f"{path} is a capture; the spark engine reads flow tables, so use the default engine")
     found = detect_format(head)
     if found in ("nfdump", "netfilter"):
         raise DataError(f"{path} is {found} output; the spark engine reads flow tables, so use the default engine")

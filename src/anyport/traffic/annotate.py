@@ -39,8 +39,9 @@ import sys
 import time
 
 from anyport.errors import DataError
+from anyport.traffic.compressed import compression_of
 from anyport.traffic.porttable import TABLE_TRANSPORTS, PortInfo, PortTable, load_or_build
-from anyport.traffic.readers import Flow, ReadStats, read_flows
+from anyport.traffic.readers import Flow, ReadStats, is_parquet, read_flows
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -173,6 +174,27 @@ class AnnotateStats:
         return "\n".join(lines)
 
 
+def output_format(fmt: str, out_path: str) -> str:
+    """``fmt`` checked against :data:`OUTPUT_FORMATS` ('json' means 'jsonl') and against where it goes."""
+    from anyport.errors import QueryError
+
+    fmt = "jsonl" if fmt == "json" else fmt
+    if fmt not in OUTPUT_FORMATS:
+        raise QueryError(f"unknown output format {fmt!r}; use {', '.join(OUTPUT_FORMATS)}")
+    if out_path == "-" and fmt == "parquet":
+        raise QueryError("Parquet is not written to a terminal or pipe; give an output file with -o FILE.parquet")
+    return fmt
+
+
+def start(kb: KnowledgeBase | None) -> tuple[AnnotateStats, PortTable]:
+    """New statistics for a run and the port table (loaded or built), what that cost recorded in them."""
+    stats = AnnotateStats()
+    table = _table(kb)
+    stats.table_built = table.build_seconds > 0
+    stats.table_seconds = table.build_seconds or table.load_seconds
+    return stats, table
+
+
 def _table(kb: KnowledgeBase | None) -> PortTable:
     from anyport.query.kb import KnowledgeBase
 
@@ -261,7 +283,7 @@ def choose_engine(paths: Sequence[str], fmt: str, engine: str = "auto", input_fo
         return "duckdb"
     if input_format not in (None, "csv", "zeek") or any(is_capture(p) for p in paths):
         return "python"
-    parquet_in = any(_is_parquet(p) for p in paths)
+    parquet_in = any(is_parquet(p) for p in paths)
     if parquet_in:
         return "duckdb"
     if not columnar.available():
@@ -275,14 +297,6 @@ def choose_engine(paths: Sequence[str], fmt: str, engine: str = "auto", input_fo
     if fmt == "parquet":
         return "duckdb"
     return "duckdb" if sum(os.path.getsize(p) for p in paths) >= AUTO_DUCKDB_BYTES else "python"
-
-
-def _is_parquet(path: str) -> bool:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read(4) == b"PAR1"
-    except OSError:
-        return False
 
 
 def annotate_files(
@@ -301,11 +315,7 @@ def annotate_files(
     now and then (unit 'bytes' of input, or 'percent'; total None when unknown). ``input_format`` forces the
     input format (:data:`anyport.traffic.readers.FORMATS` or 'parquet') instead of detecting it.
     """
-    from anyport.errors import QueryError
-
-    fmt = "jsonl" if fmt == "json" else fmt
-    if fmt not in OUTPUT_FORMATS:
-        raise QueryError(f"unknown output format {fmt!r}; use {', '.join(OUTPUT_FORMATS)}")
+    fmt = output_format(fmt, out_path)
     paths = list(paths)
     chosen = choose_engine(paths, fmt, engine, input_format)
     if chosen == "duckdb":
@@ -316,24 +326,18 @@ def annotate_files(
         stats.engine = "duckdb"
         return stats
     for path in paths:
-        if _is_parquet(path):
+        if is_parquet(path):
             raise DataError(f"{path} is Parquet, which the duckdb engine reads (pip install 'anyport[traffic]')")
-    if out_path == "-" and fmt == "parquet":
-        raise QueryError("Parquet is not written to a terminal or pipe; give an output file with -o FILE.parquet")
-    stats = AnnotateStats()
-    table = _table(kb)
-    stats.table_built = table.build_seconds > 0
-    stats.table_seconds = table.build_seconds or table.load_seconds
+    stats, table = start(kb)
     started = time.perf_counter()
-    total = _plain_size(paths)
+    flows = _all_flows(paths, stats, columns, input_format)
+    if progress is not None:
+        flows = _reporting(flows, stats, progress, _plain_size(paths))
 
     def counted() -> Iterator[Annotated]:
-        for item in annotate(table, _all_flows(paths, stats, columns, input_format)):
+        for item in annotate(table, flows):
             stats.identified += bool(item.info and item.info.service)
             yield item
-            stats.rows += 1
-            if progress is not None and not stats.rows & 0x3FFF:
-                progress(float(sum(s.bytes_read for s in stats.files)), total, "bytes")
 
     if fmt == "parquet":
         written = write_parquet(counted(), out_path)
@@ -349,8 +353,6 @@ def annotate_files(
             if os.path.exists(tmp):
                 os.unlink(tmp)
     stats.rows = written
-    if progress is not None:
-        progress(float(total or 0), total, "bytes")
     stats.seconds = time.perf_counter() - started
     return stats
 
@@ -370,8 +372,8 @@ def _plain_size(paths: Sequence[str]) -> float | None:
     for path in paths:
         try:
             with open(path, "rb") as handle:
-                magic = handle.read(4)
-            if magic[:2] == b"\x1f\x8b" or magic == b"\x28\xb5\x2f\xfd" or is_capture(path):
+                head = handle.read(8)
+            if compression_of(head) or is_capture(path):
                 return None
             total += os.path.getsize(path)
         except OSError:

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from anyport.errors import DataError
-from anyport.traffic.capture_compressed import compression_of, decompressed, decompressed_head
+from anyport.traffic.compressed import compression_of, decompressed, decompressed_head
 
 __all__ = ["CaptureStats", "Flow", "Packet", "is_capture_file", "iter_packets", "read_flows", "read_flows_reference"]
 
@@ -232,6 +232,11 @@ def is_capture_file(path: str | os.PathLike[str]) -> bool:
     compression = compression_of(head)
     if compression:
         head = decompressed_head(path, compression, 8)
+    return is_capture_head(head)
+
+
+def is_capture_head(head: bytes) -> bool:
+    """True when ``head`` (a file's first bytes, decompressed) starts a pcap or pcapng capture."""
     if len(head) < 4:
         return False
     magic = _LE_I(head)[0]

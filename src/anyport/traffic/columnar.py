@@ -22,19 +22,18 @@ import time
 
 from anyport.errors import DataError, QueryError
 from anyport.traffic.annotate import ADDED, AnnotateStats
+from anyport.traffic.compressed import compression_of
 from anyport.traffic.porttable import TABLE_TRANSPORTS, PortTable
-from anyport.traffic.readers import CSV_COLUMNS, PROTO_NUMBERS, RESPONDER_COLUMNS, ZSTD_MAGIC, ReadStats, _locate
+from anyport.traffic.readers import CSV_COLUMNS, PROTO_NUMBERS, RESPONDER_COLUMNS, ReadStats, _locate, is_parquet
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
-    from typing import IO, Any
+    from typing import Any
 
     from anyport.query.kb import KnowledgeBase
 
-FORMATS = ("parquet", "csv", "jsonl")
 INPUT_KINDS = ("parquet", "csv", "zeek")
-PARQUET_MAGIC = b"PAR1"
 # Zeek TSV types -> DuckDB types (anything else, addresses and sets included, stays text)
 ZEEK_TYPES = {
     "port": "INTEGER",
@@ -74,22 +73,27 @@ class ZeekHeader:
         self.fields: list[str] = []
         self.types: list[str] = []
 
+    @property
+    def column_types(self) -> list[str]:
+        """One Zeek type per field ('string' for all when the #types line is missing or does not match)."""
+        return self.types if len(self.types) == len(self.fields) else ["string"] * len(self.fields)
+
+    def empty_columns(self) -> tuple[str, set[str]]:
+        """The empty-field marker and the text columns (strings, sets, vectors) it can stand in."""
+        return self.empty, {
+            name
+            for name, kind in zip(self.fields, self.column_types, strict=True)
+            if ZEEK_TYPES.get(kind) is None and (kind == "string" or kind.startswith(("set", "vector", "table")))
+        }
+
 
 def input_kind(path: str) -> str:
     """'parquet', 'csv' or 'zeek' from a file's content; DataError for what this engine does not read."""
     from anyport.traffic.readers import _open, _sniff, detect_format
 
-    handle: IO[bytes]
-    if os.path.isdir(path):
-        raise DataError(f"{path} is a directory, not a flow table")
-    try:
-        with open(path, "rb") as handle:
-            magic = handle.read(4)
-    except OSError as exc:
-        raise DataError(f"cannot read {path}: {exc.strerror}") from None
-    if magic == PARQUET_MAGIC:
+    if is_parquet(path):
         return "parquet"
-    handle = _open(path)
+    handle = _open(path)  # a directory or a missing file is a DataError here
     try:
         found = detect_format(_sniff(handle, path))
     finally:
@@ -100,13 +104,9 @@ def input_kind(path: str) -> str:
 
 
 def _compression(path: str) -> str:
+    """DuckDB's name for the compression of a text input: 'gzip', 'zstd' or 'none'."""
     with open(path, "rb") as handle:
-        magic = handle.read(4)
-    if magic[:2] == b"\x1f\x8b":
-        return "gzip"
-    if magic == ZSTD_MAGIC:
-        return "zstd"
-    return "none"
+        return compression_of(handle.read(8)) or "none"
 
 
 def zeek_header(path: str) -> ZeekHeader:
@@ -142,17 +142,6 @@ def zeek_header(path: str) -> ZeekHeader:
     return header
 
 
-def _zeek_empty(path: str) -> tuple[str, set[str]]:
-    """Zeek's empty-field marker and the text columns (strings, sets, vectors) it can stand in."""
-    header = zeek_header(path)
-    kinds = header.types if len(header.types) == len(header.fields) else ["string"] * len(header.fields)
-    return header.empty, {
-        name
-        for name, kind in zip(header.fields, kinds, strict=True)
-        if ZEEK_TYPES.get(kind) is None and (kind == "string" or kind.startswith(("set", "vector", "table")))
-    }
-
-
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -165,8 +154,11 @@ def _paths_list(paths: Sequence[str]) -> str:
     return "[" + ", ".join(_literal(p) for p in paths) + "]"
 
 
-def source_sql(paths: Sequence[str], kind: str) -> str:
-    """A DuckDB table expression reading ``paths`` (all of one kind), rejects stored for counting."""
+def source_sql(paths: Sequence[str], kind: str, headers: Sequence[ZeekHeader] | None = None) -> str:
+    """A DuckDB table expression reading ``paths`` (all of one kind), rejects stored for counting.
+
+    ``headers`` are the Zeek logs' headers when the caller has read them already.
+    """
     if kind == "parquet":
         return f"read_parquet({_paths_list(paths)}, union_by_name = true)"
     compressions = {_compression(p) for p in paths}
@@ -176,14 +168,13 @@ def source_sql(paths: Sequence[str], kind: str) -> str:
     common = f"compression = {_literal(compression)}, ignore_errors = true, store_rejects = true"
     if kind == "csv":
         return f"read_csv({_paths_list(paths)}, header = true, sample_size = 65536, {common})"
-    headers = [zeek_header(p) for p in paths]
+    headers = headers or [zeek_header(p) for p in paths]
     first = headers[0]
     if any(h.fields != first.fields or h.separator != first.separator for h in headers[1:]):
         raise DataError("these Zeek logs have different #fields; annotate them separately")
-    types = first.types if len(first.types) == len(first.fields) else ["string"] * len(first.fields)
     columns = ", ".join(
         f"{_literal(name)}: {_literal(ZEEK_TYPES.get(kind_, 'VARCHAR'))}"
-        for name, kind_ in zip(first.fields, types, strict=True)
+        for name, kind_ in zip(first.fields, first.column_types, strict=True)
     )
     # auto_detect off: the header says everything, and sniffing would take '#' lines for data
     return (
@@ -528,30 +519,23 @@ def annotate_columnar(
     ``progress`` (if given) is called with the percentage done while the query runs.
     """
     require()
-    from anyport.traffic.annotate import _table
+    from anyport.traffic.annotate import output_format, start
 
-    if fmt == "json":
-        fmt = "jsonl"
-    if fmt not in FORMATS:
-        raise QueryError(f"unknown output format {fmt!r}; use {', '.join(FORMATS)}")
-    if out_path == "-" and fmt == "parquet":
-        raise QueryError("Parquet is not written to a terminal or pipe; give an output file with -o FILE.parquet")
+    fmt = output_format(fmt, out_path)
     if input_format is not None and input_format not in INPUT_KINDS:
         raise QueryError(f"the duckdb engine reads {', '.join(INPUT_KINDS)}, not {input_format}; use --engine python")
     kinds = {input_format or input_kind(p) for p in paths}
     if len(kinds) > 1:
         raise DataError(f"the duckdb engine reads inputs of one format at a time (found {', '.join(sorted(kinds))})")
     kind = kinds.pop()
-    stats = AnnotateStats()
-    table = _table(kb)
-    stats.table_built = table.build_seconds > 0
-    stats.table_seconds = table.build_seconds or table.load_seconds
+    stats, table = start(kb)
     started = time.perf_counter()
     con = connect(table)
     try:
-        source = source_sql(paths, kind)
+        headers = [zeek_header(p) for p in paths] if kind == "zeek" else None
+        source = source_sql(paths, kind, headers)
         names, types = _columns_of(con, source)
-        plan = annotate_sql(source, names, columns, _zeek_empty(paths[0]) if kind == "zeek" else None, types)
+        plan = annotate_sql(source, names, columns, headers[0].empty_columns() if headers else None, types)
         query = plan.select
         target = "/dev/stdout" if out_path == "-" else out_path
         tmp = target if out_path == "-" else f"{out_path}.{os.getpid()}.tmp"

@@ -29,6 +29,7 @@ import re
 import zlib
 
 from anyport.errors import DataError
+from anyport.traffic.compressed import compression_errors, compression_of, open_zstd
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ MAX_LINE = 1 << 20
 MAX_EXAMPLES = 5
 SNIFF_BYTES = 8192
 FORMATS = ("zeek", "zeek-json", "csv", "nfdump", "netfilter")
-ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+PARQUET_MAGIC = b"PAR1"
 PROTO_NUMBERS = {"6": "tcp", "17": "udp", "132": "sctp", "1": "icmp", "58": "icmp6", "33": "dccp"}
 
 BRO_20 = [
@@ -172,62 +173,24 @@ def _open(path: str) -> IO[bytes]:
     except OSError as exc:
         raise DataError(f"cannot read {path}: {exc.strerror}") from None
     with handle:
-        magic = handle.read(2)
+        kind = compression_of(handle.read(8))
     try:
-        if magic == b"\x1f\x8b":
+        if kind == "gzip":
             return gzip.open(path, "rb")  # type: ignore[return-value]
-        if magic == ZSTD_MAGIC[:2]:
-            with open(path, "rb") as probe:
-                if probe.read(4) == ZSTD_MAGIC:
-                    return open_zstd(path)
+        if kind == "zstd":
+            return open_zstd(path)
         return open(path, "rb")
     except OSError as exc:
         raise DataError(f"cannot read {path}: {exc.strerror}") from None
 
 
-def open_zstd(path: str) -> IO[bytes]:
-    """A zstd-compressed file as a binary stream; a truncated last frame raises EOFError, like gzip's."""
-    return _ZstdStream(path)  # type: ignore[return-value]
-
-
-class _ZstdStream:
-    """Frame by frame through ``zstandard``'s decompressobj (its stream_reader ends a cut frame silently)."""
-
-    def __init__(self, path: str) -> None:
-        import zstandard
-
-        self._zstd = zstandard
-        self._raw = open(path, "rb")  # noqa: SIM115 - closed by close()
-        self._obj = zstandard.ZstdDecompressor().decompressobj()
-        self._fed = False  # the current frame has input
-
-    def read(self, size: int = 65536) -> bytes:
-        while True:
-            chunk = self._raw.read(size)
-            if not chunk:
-                if self._fed and not self._obj.eof:
-                    raise EOFError("zstd stream ends in the middle of a frame")
-                return b""
-            out = b""
-            while chunk:
-                self._fed = True
-                out += self._obj.decompress(chunk)
-                if not self._obj.eof:
-                    break
-                chunk = self._obj.unused_data  # a new frame starts in the same chunk
-                self._obj = self._zstd.ZstdDecompressor().decompressobj()
-                self._fed = False
-            if out:
-                return out
-
-    def close(self) -> None:
-        self._raw.close()
-
-    def __enter__(self) -> _ZstdStream:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+def is_parquet(path: str | os.PathLike[str]) -> bool:
+    """True for a Parquet file (by its first bytes)."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(4) == PARQUET_MAGIC
+    except OSError:
+        return False
 
 
 def _sniff(handle: IO[bytes], path: str) -> bytes:
@@ -235,9 +198,7 @@ def _sniff(handle: IO[bytes], path: str) -> bytes:
         head = handle.read(SNIFF_BYTES)
     except (OSError, EOFError, zlib.error) as exc:
         raise DataError(f"{path}: cannot read the start of the file ({exc})") from None
-    except Exception as exc:  # zstandard.ZstdError (not imported unless the file is zstd)
-        if type(exc).__name__ != "ZstdError":
-            raise
+    except compression_errors() as exc:  # what is left: zstandard's own error
         raise DataError(f"{path}: corrupt zstd data ({exc})") from None
     if not head.strip():
         raise DataError(f"{path} is empty")
@@ -338,15 +299,9 @@ def _read(handle: IO[bytes], stats: ReadStats) -> bytes | None:
         chunk = handle.read(65536)
         stats.bytes_read += len(chunk)
         return chunk
-    except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as exc:
+    except compression_errors() as exc:
         stats.bad_line(stats.lines + 1, f"compressed stream truncated or corrupt ({exc})")
         stats.bad -= 1  # the line itself is counted by the caller
-        return None
-    except Exception as exc:
-        if type(exc).__name__ != "ZstdError":
-            raise
-        stats.bad_line(stats.lines + 1, f"compressed stream truncated or corrupt ({exc})")
-        stats.bad -= 1
         return None
 
 

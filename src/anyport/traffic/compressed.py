@@ -1,6 +1,7 @@
-"""Compressed captures: gzip, zstandard, bzip2 and xz, recognised from their first bytes (not the file name).
+"""Compressed captures and logs: gzip, zstandard, bzip2 and xz, recognised from their first bytes (not the name).
 
-A compressed capture is decompressed once into an unnamed temporary file, which is then memory-mapped like a plain
+Logs (gzip and zstandard) are read as streams (:func:`open_zstd` for zstandard). A compressed capture is
+decompressed once into an unnamed temporary file, which is then memory-mapped like a plain
 capture: memory stays bounded whatever the capture's size, and every reader works on it unchanged. A stream that
 ends early or is corrupt keeps what was decompressed before the damage; the reason is returned so that it can be
 reported with the capture's statistics.
@@ -17,7 +18,7 @@ from typing import BinaryIO
 
 from anyport.errors import DataError
 
-__all__ = ["compression_of", "decompressed", "decompressed_head"]
+__all__ = ["compression_errors", "compression_of", "decompressed", "decompressed_head", "open_zstd"]
 
 _MAGICS = ((b"\x1f\x8b", "gzip"), (b"(\xb5/\xfd", "zstd"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"))
 _CHUNK = 1 << 20
@@ -50,6 +51,35 @@ def _zstd_chunks(handle: BinaryIO) -> Iterator[bytes]:
         raise EOFError("the zstandard stream ends inside a frame")
 
 
+class _ChunkStream:
+    """Decompressed chunks as a binary stream: ``read`` returns the next non-empty chunk (``size`` is a hint)."""
+
+    def __init__(self, chunks: Iterator[bytes], raw: BinaryIO) -> None:
+        self._chunks = chunks
+        self._raw = raw
+
+    def read(self, size: int = -1) -> bytes:
+        for data in self._chunks:
+            if data:
+                return data
+        return b""
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def __enter__(self) -> _ChunkStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_zstd(path: str | os.PathLike[str]) -> BinaryIO:
+    """A zstandard file as a binary stream, frame after frame; a frame cut short raises EOFError, as gzip does."""
+    raw = open(path, "rb")  # noqa: SIM115 - closed with the stream
+    return _ChunkStream(_zstd_chunks(raw), raw)  # type: ignore[return-value]
+
+
 def _stream(handle: BinaryIO, kind: str) -> io.BufferedIOBase:
     if kind == "gzip":
         import gzip
@@ -73,7 +103,8 @@ def _chunks(handle: BinaryIO, kind: str) -> Iterator[bytes]:
             yield data
 
 
-def _errors() -> tuple[type[BaseException], ...]:
+def compression_errors() -> tuple[type[BaseException], ...]:
+    """What a cut or corrupt stream raises, whatever its compression (imports the decoders: use in ``except``)."""
     import lzma
     import zlib
 
@@ -92,7 +123,7 @@ def decompressed_head(path: str | os.PathLike[str], kind: str, size: int = 64) -
                 head += data
                 if len(head) >= size:
                     break
-    except _errors():
+    except compression_errors():
         pass
     return head[:size]
 
@@ -134,7 +165,7 @@ def decompressed(path: str | os.PathLike[str], kind: str) -> tuple[mmap.mmap, st
                                 f"less than {reserve_bytes() >> 20} MiB free (set ANYPORT_TMP_RESERVE_MB or TMPDIR)"
                             )
                             break
-        except _errors() as exc:
+        except compression_errors() as exc:
             reason = f"the {kind} stream is truncated or corrupt after {written} decompressed bytes ({exc})"
         if not written:
             raise DataError(f"{path}: {reason or f'the {kind} stream holds no data'}")
