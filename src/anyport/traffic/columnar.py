@@ -239,10 +239,13 @@ def annotate_sql(
     columns: Mapping[str, str] | None,
     empty: tuple[str, set[str]] | None = None,
     types: Sequence[str] | None = None,
+    text: bool = False,
 ) -> Plan:
     """The SELECT that annotates every row of ``source`` (whose columns are ``names`` of DuckDB ``types``).
 
     ``empty`` is Zeek's empty-field marker and the columns it may appear in: they read as '' (as in Python).
+    ``text`` is for CSV output: the confidence comes as its text and the transport as plain text, which spares
+    the writer formatting a number and decoding an ENUM on every row (Parquet and JSON keep the typed columns).
     Rows whose port column holds something that is not a port are left out, as the Python readers leave them.
     """
     where = _locate(list(names), columns or {})
@@ -256,6 +259,7 @@ def annotate_sql(
     dst = names[where["dst_port"]] if "dst_port" in where else None
     responder_known = dst is not None and dst.strip().lower() in RESPONDER_COLUMNS
     proto = _proto_code(names[where["proto"]]) if "proto" in where else "CAST(NULL AS INTEGER)"
+    confidence = "confidence_text" if text else "confidence"
     marker, emptiable = empty if empty is not None else ("", set())
 
     def value(name: str) -> str:
@@ -282,7 +286,7 @@ def annotate_sql(
         )
         added = (
             "d.service AS service, d.port AS service_port, d.transport AS service_proto, "
-            "d.alternatives AS alternatives, d.confidence AS confidence, d.risk AS risk"
+            f"d.alternatives AS alternatives, d.{confidence} AS confidence, d.risk AS risk"
         )
         return Plan(
             f"WITH flows AS ({flows}), sided AS ({sides}) "
@@ -299,11 +303,11 @@ def annotate_sql(
         "JOIN anyport_keys kd ON kd.k = f.__anyport_dk JOIN anyport_keys ks ON ks.k = f.__anyport_sk"
     )
     names_by_code = " ".join(f"WHEN {code} THEN {_literal(name)}" for code, name in enumerate(TABLE_TRANSPORTS))
+    transport = f"CASE WHEN f.__anyport_k >= 0 THEN (CASE f.__anyport_k // 65536 {names_by_code} END) ELSE '' END"
     added = (
         "r.service AS service, CASE WHEN f.__anyport_k >= 0 THEN CAST(f.__anyport_k % 65536 AS INTEGER) END "
-        "AS service_port, CAST(CASE WHEN f.__anyport_k >= 0 THEN "
-        f"(CASE f.__anyport_k // 65536 {names_by_code} END) ELSE '' END AS anyport_transport) AS service_proto, "
-        "r.alternatives AS alternatives, r.confidence AS confidence, r.risk AS risk"
+        f"AS service_port, {transport if text else f'CAST({transport} AS anyport_transport)'} AS service_proto, "
+        f"r.alternatives AS alternatives, r.{confidence} AS confidence, r.risk AS risk"
     )
     select = (
         f"WITH flows AS ({flows}), sided AS ({sides}) "
@@ -316,7 +320,7 @@ def annotate_sql(
 
 
 CACHE_SUFFIX = ".duckdb"
-CACHE_VERSION = "1"  # bump when the tables below change
+CACHE_VERSION = "2"  # bump when the tables below change
 
 
 def connect(table: PortTable, memory_limit: str | None = None) -> Any:
@@ -405,28 +409,34 @@ def _fill(con: Any, table: PortTable) -> None:
     for name in enums:
         con.execute(f"CREATE TYPE anyport_{name} AS ENUM (SELECT DISTINCT {name} FROM anyport_dense_arrow)")
     casts = ", ".join(f"CAST({name} AS anyport_{name}) AS {name}" for name in enums)
+    # the confidence also as the CSV writer would spell it, for text output (see annotate_sql)
+    spelled = "CAST(confidence AS VARCHAR)"
+    con.execute(f"CREATE TYPE anyport_confidence AS ENUM (SELECT DISTINCT {spelled} FROM anyport_dense_arrow)")
     con.execute(
-        f"CREATE TABLE anyport_dense AS SELECT * REPLACE (CAST(port AS INTEGER) AS port, {casts}) "
-        "FROM anyport_dense_arrow ORDER BY k"
+        f"CREATE TABLE anyport_dense AS SELECT * REPLACE (CAST(port AS INTEGER) AS port, {casts}), "
+        f"CAST({spelled} AS anyport_confidence) AS confidence_text FROM anyport_dense_arrow ORDER BY k"
     )
     con.execute(
         "CREATE TABLE anyport_recs AS SELECT CAST(row_number() OVER (ORDER BY k) AS INTEGER) AS rec, "
-        "service, alternatives, confidence, risk FROM (SELECT service, alternatives, confidence, risk, min(k) AS k "
-        "FROM anyport_dense GROUP BY ALL)"
+        "service, alternatives, confidence, confidence_text, risk FROM (SELECT service, alternatives, confidence, "
+        "confidence_text, risk, min(k) AS k FROM anyport_dense GROUP BY ALL)"
     )
     con.execute(
         "CREATE TABLE anyport_keys AS SELECT d.k, d.side_key, r.rec FROM anyport_dense d "
-        "JOIN anyport_recs r USING (service, alternatives, confidence, risk) ORDER BY d.k"
+        "JOIN anyport_recs r USING (service, alternatives, confidence, confidence_text, risk) ORDER BY d.k"
     )
     con.unregister("anyport_dense_arrow")
 
 
 def _copy_options(fmt: str) -> str:
+    # PRESERVE_ORDER: DuckDB's joins are not order-preserving, so without it the rows of two threads interleave
+    # (chunks of 2,048 flows out of order); with it the writer puts every chunk back in input order
     if fmt == "parquet":
-        return "FORMAT parquet"  # DuckDB's default, snappy: zstd files are smaller but take a third longer
+        # DuckDB's default, snappy: zstd files are smaller but take a third longer
+        return "FORMAT parquet, PRESERVE_ORDER true"
     if fmt == "csv":
-        return "FORMAT csv, HEADER true"
-    return "FORMAT json"
+        return "FORMAT csv, HEADER true, PRESERVE_ORDER true"
+    return "FORMAT json, PRESERVE_ORDER true"
 
 
 def _columns_of(con: Any, source: str) -> tuple[list[str], list[str]]:
@@ -535,7 +545,8 @@ def annotate_columnar(
         headers = [zeek_header(p) for p in paths] if kind == "zeek" else None
         source = source_sql(paths, kind, headers)
         names, types = _columns_of(con, source)
-        plan = annotate_sql(source, names, columns, headers[0].empty_columns() if headers else None, types)
+        empty = headers[0].empty_columns() if headers else None
+        plan = annotate_sql(source, names, columns, empty, types, text=fmt == "csv")
         query = plan.select
         target = "/dev/stdout" if out_path == "-" else out_path
         tmp = target if out_path == "-" else f"{out_path}.{os.getpid()}.tmp"
