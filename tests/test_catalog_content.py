@@ -213,3 +213,15 @@ def test_the_schema_rejects_what_the_loader_rejects() -> None:
     }
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(bad_port, json_schema())
+
+
+def test_every_risk_tag_is_used_and_documented() -> None:
+    from anyport.catalog.risktags import RISK_TAGS
+
+    services = catalog().services.values()
+    used = {tag for service in services for tag in service.risk_tags}
+    assert used == set(RISK_TAGS), set(RISK_TAGS) - used
+    assert all(bool(s.risks) == bool(s.risk_tags) for s in services)
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "catalog-format.md").read_text("utf-8")
+    for tag in RISK_TAGS:
+        assert f"| `{tag}` |" in docs, f"docs/catalog-format.md does not list the risk tag {tag}"

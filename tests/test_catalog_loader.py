@@ -78,6 +78,31 @@ def test_a_good_file_has_no_problems() -> None:
             "    categories: [web]\n    status: alive",
             "demo.yaml:5: status 'alive' is not allowed",
         ),
+        (
+            "    categories: [web]",
+            "    categories: [web]\n    risks: [Anyone can connect.]",
+            "demo.yaml:5: the risks have no risk_tags; add e.g. 'risk_tags: [brute-force, cleartext]'",
+        ),
+        (
+            "    categories: [web]",
+            "    categories: [web]\n    risks: [Anyone can connect.]\n    risk_tags: [no-auht]",
+            "demo.yaml:6: risk_tags: 'no-auht' is not a known risk tag; did you mean 'no-auth'?",
+        ),
+        (
+            "    categories: [web]",
+            "    categories: [web]\n    risks: [Anyone can connect.]\n    risk_tags: [no-auth, no-auth]",
+            "demo.yaml:6: risk_tags names 'no-auth' twice; keep one",
+        ),
+        (
+            "    categories: [web]",
+            "    categories: [web]\n    risk_tags: [no-auth]",
+            "demo.yaml:5: risk_tags without risks; add the risk notes the tags summarise",
+        ),
+        (
+            "    categories: [web]",
+            "    categories: [web]\n    risks: [Anyone can connect.]\n    risk_tags: []",
+            "demo.yaml:6: risk_tags is []; write a list of tags",
+        ),
     ],
 )
 def test_each_mistake_is_reported_with_its_line(replace: str, by: str, expected: str) -> None:

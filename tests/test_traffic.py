@@ -292,7 +292,8 @@ def test_annotate_files_csv_and_jsonl(kb: KnowledgeBase, table: PortTable, tmp_p
         "tcp",
     )
     assert float(first["confidence"]) > 0.5
-    assert "unencrypted" in first["risk"]
+    # the http entry's risk tags, then trojan-port: 80/tcp is in the trojan list
+    assert first["risk"] == "cleartext;trojan-port"
     assert len(first["alternatives"].split(";")) <= 4
     out_json = tmp_path / "out.jsonl"
     stats = annotate_files([str(ZEEK / "zat_conn.json.log")], str(out_json), "jsonl", kb=kb)
@@ -322,7 +323,10 @@ def test_summary_and_agreement_with_zeek(kb: KnowledgeBase, table: PortTable) ->
     unusual = {(e["zeek_service"], e["port"]) for e in summary["unusual_ports"]}  # type: ignore[attr-defined]
     assert ("ssh", "2200/tcp") in unusual
     assert "80/tcp" in {e["port"] for e in summary["trojan_ports"]}  # type: ignore[attr-defined]
-    assert "http" in {e["service"] for e in summary["risky_services"]}  # type: ignore[attr-defined]
+    risky = {e["service"]: e for e in summary["risky_services"]}  # type: ignore[attr-defined]
+    assert risky["http"]["risk"] == "cleartext"  # the catalog's tags, not the trojan history
+    assert "unencrypted" in risky["http"]["notes"][0]  # and the notes behind them
+    assert "http [cleartext]: Traffic on port 80 is unencrypted" in text
     assert "traffic by service" in text
     assert "agreement" in text
 

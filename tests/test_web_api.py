@@ -47,7 +47,7 @@ CONTRACT_FIELDS = [  # docs/json.md, in this order; the extras follow
     "description",
     "risks",
 ]
-EXTRA_FIELDS = ["why", "status", "allocation", "role", "direction", "iana", "note", "span"]
+EXTRA_FIELDS = ["risk_tags", "why", "status", "allocation", "role", "direction", "iana", "note", "span"]
 WRITE_METHODS = ["POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "PROPFIND"]
 
 

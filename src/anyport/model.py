@@ -120,6 +120,7 @@ class Service:
     ports: tuple[PortSpec, ...] = ()
     notes: tuple[str, ...] = ()
     risks: tuple[str, ...] = ()
+    risk_tags: tuple[str, ...] = ()  # from anyport.catalog.risktags, most important first
     registered: tuple[str, ...] = ()
     seed: tuple[str, ...] = ()
     sources: tuple[Source, ...] = ()

@@ -56,6 +56,7 @@ class Match(_Record):
         "name",
         "note",
         "ports",
+        "risk_tags",
         "risks",
         "role",
         "source",
@@ -82,6 +83,7 @@ class Match(_Record):
         categories: list[str] | None = None,
         description: str = "",
         risks: list[str] | None = None,
+        risk_tags: list[str] | None = None,
         status: str = "active",
         allocation: str = "fixed",
         role: str = "",
@@ -102,6 +104,7 @@ class Match(_Record):
         self.categories = categories or []
         self.description = description
         self.risks = risks or []
+        self.risk_tags = risk_tags or []
         self.status = status
         self.allocation = allocation
         self.role = role
@@ -145,6 +148,7 @@ class Match(_Record):
             "categories": self.categories,
             "description": self.description,
             "risks": self.risks,
+            "risk_tags": self.risk_tags,
             "why": self.why,
             "status": self.status,
             "allocation": self.allocation,

@@ -5,7 +5,7 @@ The layout is the one the shipped files are written in, so a diff of a contribut
 - UTF-8 text with LF line ends, no tabs, no trailing spaces, one newline at the end, never two blank lines in a row;
 - the file starts with ``services:`` (comment lines may come first);
 - each service starts with ``  - id: …`` (two spaces), its fields four spaces in, in the documented order
-  (id, title, aliases, categories, status, description, ports, notes, risks, registered, seed, sources, as_of);
+  (id, title, aliases, categories, status, description, ports, notes, risks, risk_tags, registered, seed, sources, as_of);
 - one blank line before each service but the first (comment lines right above a service belong to it);
 - items of ``ports`` and ``sources`` six spaces in; a port spec starts with what it opens (tcp, udp, sctp,
   dccp, ip or ref) and ends with its ``note``; a source starts with its kind (url, rfc, kb, seed, iana).

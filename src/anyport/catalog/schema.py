@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from anyport.catalog.risktags import RISK_TAGS
 from anyport.catalog.validate import DNSSD, SLUG
 from anyport.vocab import ALLOCATIONS, CATEGORIES, DIRECTIONS, HELPERS, ROLES, STATUSES, TRANSPORTS
 
@@ -79,6 +80,7 @@ def json_schema() -> dict[str, Any]:
             "ports": {"type": "array", "items": spec},
             "notes": text_list,
             "risks": text_list,
+            "risk_tags": {"type": "array", "minItems": 1, "uniqueItems": True, "items": {"enum": list(RISK_TAGS)}},
             "registered": text_list,
             "seed": text_list,
             "sources": {"type": "array", "minItems": 1, "items": source},

@@ -11,6 +11,7 @@ import ipaddress
 import re
 from typing import Any
 
+from anyport.catalog.risktags import RISK_TAGS
 from anyport.catalog.yamlfile import LocatedDict, LocatedList
 from anyport.errors import Problem
 from anyport.model import PortSpec, Service, Source
@@ -33,6 +34,7 @@ SERVICE_KEYS = (
     "ports",
     "notes",
     "risks",
+    "risk_tags",
     "registered",
     "seed",
     "sources",
@@ -119,6 +121,7 @@ class FileChecker:
             self.problem(item.key_lines["categories"], "categories is empty; give at least one, e.g. [web]")
         notes = self._text_list(item, "notes")
         risks = self._text_list(item, "risks")
+        risk_tags = self._risk_tags(item, bool(risks))
         registered = self._text_list(item, "registered", max_len=100)
         seed = self._text_list(item, "seed", max_len=200)
         as_of = self._date(item, "as_of")
@@ -136,6 +139,7 @@ class FileChecker:
             ports=tuple(specs),
             notes=tuple(notes),
             risks=tuple(risks),
+            risk_tags=tuple(risk_tags),
             registered=tuple(registered),
             seed=tuple(seed),
             sources=tuple(sources),
@@ -424,7 +428,29 @@ class FileChecker:
             return default
         return str(value)
 
-    def _choice_list(self, item: LocatedDict, key: str, allowed: tuple[str, ...]) -> list[str]:
+    def _risk_tags(self, item: LocatedDict, has_risks: bool) -> list[str]:
+        """``risk_tags``: known tags, none twice, present exactly when the entry has risk notes."""
+        if "risk_tags" not in item:
+            if has_risks:
+                self.problem(
+                    item.key_lines["risks"],
+                    "the risks have no risk_tags; add e.g. 'risk_tags: [brute-force, cleartext]' naming what the "
+                    "notes warn about (the tags are listed in docs/catalog-format.md)",
+                )
+            return []
+        line = item.key_lines["risk_tags"]
+        raw = item["risk_tags"]
+        if not isinstance(raw, list) or not raw:
+            self.problem(line, f"risk_tags is {raw!r}; write a list of tags like [brute-force, cleartext]")
+            return []
+        if not has_risks:
+            self.problem(line, "risk_tags without risks; add the risk notes the tags summarise, or remove the tags")
+        seen = [value for value in raw if isinstance(value, str) and raw.count(value) > 1]
+        if seen:
+            self.problem(line, f"risk_tags names {seen[0]!r} twice; keep one")
+        return self._choice_list(item, "risk_tags", tuple(RISK_TAGS), what="risk tag")
+
+    def _choice_list(self, item: LocatedDict, key: str, allowed: tuple[str, ...], what: str = "category") -> list[str]:
         raw = item.get(key)
         if raw is None:
             return []
@@ -435,8 +461,8 @@ class FileChecker:
         for value in raw:
             if value not in allowed:
                 close = difflib.get_close_matches(str(value), allowed, n=1)
-                hint = f"did you mean '{close[0]}'?" if close else "see the category list in docs/catalog-format.md"
-                self.problem(line, f"{key}: {value!r} is not a known category; {hint}")
+                hint = f"did you mean '{close[0]}'?" if close else f"see the {what} list in docs/catalog-format.md"
+                self.problem(line, f"{key}: {value!r} is not a known {what}; {hint}")
                 continue
             if value not in result:
                 result.append(value)

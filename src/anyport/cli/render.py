@@ -291,6 +291,8 @@ def render_service(
     if s.aliases:
         lines.append(f"  aliases: {', '.join(s.aliases)}")
     lines.append(f"  categories: {', '.join(s.categories)}")
+    if s.risk_tags:
+        lines.append(f"  risk tags: {', '.join(s.risk_tags)}")
     lines.append(f"  {s.description}")
     if info.referenced:
         lines.append(f"  uses: {', '.join(f'{r.title} ({r.id})' for r in info.referenced)}")

@@ -88,6 +88,7 @@ def _insert_services(con: sqlite3.Connection, catalog: Catalog) -> None:
             "categories": list(service.categories),
             "description": service.description,
             "risks": list(service.risks),
+            "risk_tags": list(service.risk_tags),
             "registered": list(service.registered),
             "ports": _ports_by_transport(service),
         }

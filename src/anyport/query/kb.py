@@ -24,6 +24,7 @@ class ServiceRow:
         "ports",
         "range_count",
         "registered",
+        "risk_tags",
         "risks",
         "status",
         "title",
@@ -38,6 +39,7 @@ class ServiceRow:
         self.categories: list[str] = summary["categories"]
         self.description: str = summary["description"]
         self.risks: list[str] = summary["risks"]
+        self.risk_tags: list[str] = summary["risk_tags"]
         self.registered: list[str] = summary["registered"]
         self.ports: dict[str, str] = summary["ports"]  # transport -> "6881-6889,6969"; "ip" -> "47"
         self.range_count = sum(len(text.split(",")) for text in self.ports.values()) or 1

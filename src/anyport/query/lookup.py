@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 
+from anyport.catalog.risktags import TROJAN_TAG
 from anyport.query.context import port_context
 from anyport.query.grammar import Query, parse_query
 from anyport.query.kb import KnowledgeBase, ServiceRow
@@ -255,6 +256,7 @@ def _trojan_matches(kb: KnowledgeBase, query: Query) -> list[Match]:
                 why=f"{port}/{transport} was historically used by trojans or backdoors (OpenVAS trojan list)",
                 description="; ".join(names),
                 risks=[f"{port}/{transport} has trojan and backdoor history: {shown}"],
+                risk_tags=[TROJAN_TAG],
             )
         )
     return matches
@@ -274,6 +276,7 @@ def _service_match(service: ServiceRow, transport: str, kind: str, score: float,
         categories=list(service.categories),
         description=service.description,
         risks=list(service.risks),
+        risk_tags=list(service.risk_tags),
         status=service.status,
         allocation="",
     )

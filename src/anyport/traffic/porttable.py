@@ -9,8 +9,8 @@ exactly what ``anyport PORT/TRANSPORT`` ranks first, from about 43,000 rankings 
 of the index) rather than 196,608.
 
 Per port the table keeps the best service (trojan history never counts as a service), up to four ranked
-alternatives, the best match's confidence, whether that match is a fixed assignment (not a run-time range) and a
-risk text (the best service's catalog risks, then the port's trojan history). It is derived from the index and
+alternatives, the best match's confidence, whether that match is a fixed assignment (not a run-time range) and the
+risk tags (the best service's ``risk_tags``, then ``trojan-port`` for a port with trojan history). It is derived from the index and
 from lookup.py's scoring (whose hash it records), so it is cached next to the index under the index file's name
 (``index-<hash>.sqlite.porttable``) in a compact binary file: a JSON header with a string table and the distinct
 records (numbers into it), then one little-endian uint32 record number per port. Loading it takes ~20 ms.
@@ -30,6 +30,7 @@ import time
 from array import array
 from bisect import bisect_right
 
+from anyport.catalog.risktags import flow_risk
 from anyport.errors import DataError
 from anyport.query.grammar import Query
 from anyport.query.kb import KnowledgeBase
@@ -407,18 +408,13 @@ def _record(matches: list[Match]) -> list[object]:
     for match in services:
         if match.name not in ids:
             ids.append(match.name)
-    risks: list[str] = []
-    if services:
-        risks.extend(services[0].risks)
-    for match in trojans:
-        risks.extend(match.risks)
     best = services[0] if services else None
     return [
         best.name if best else "",
         best.title if best else "",
         ids[1 : 1 + MAX_ALTERNATIVES],
         round(best.confidence, 3) if best else 0.0,
-        "; ".join(dict.fromkeys(risks)),
+        flow_risk(best.risk_tags if best else [], bool(trojans)),
         bool(trojans),
         bool(best and best.match != "dynamic"),
     ]

@@ -482,7 +482,17 @@ def _findings(data: dict[str, Any]) -> str:
         numeric=(3,),
     )
     risk_table = table(
-        ["service", "flows", "risk"], ([esc(e["service"]), _n(e["flows"]), esc(e["risk"])] for e in risky), numeric=(1,)
+        ["service", "flows", "risk tags", "notes"],
+        (
+            [
+                esc(e["service"]),
+                _n(e["flows"]),
+                esc(str(e["risk"]).replace(";", " ")),
+                "<br>".join(esc(note) for note in e.get("notes") or []),
+            ]
+            for e in risky
+        ),
+        numeric=(1,),
     )
     pair = (
         '<div class="charts">'

@@ -19,6 +19,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from anyport import __version__
+from anyport.catalog.risktags import RISK_TAGS
 from anyport.errors import AnyportError, NotFoundError, QueryError
 from anyport.model import PortRange, format_ranges, merge_ranges
 from anyport.query.kb import KnowledgeBase
@@ -557,6 +558,7 @@ def service_view(kb: KnowledgeBase, name: str) -> dict[str, Any]:
         "groups": sorted(by_transport.items(), key=lambda item: order.get(item[0], 9)),
         "summary": summary,
         "warnings": [w for w in info.warnings if w not in risks],
+        "risk_tag_meanings": RISK_TAGS,
         "referrers": [(sid, titles.get(sid, sid)) for sid in kb.referrers(service.id)],
         "uses": [(ref, titles.get(ref, ref)) for ref in service.references],
         "titles": titles,
