@@ -145,6 +145,18 @@ def test_rows_keep_the_input_order_with_several_threads(
         assert numbers == list(range(300_000)), f"{kind} -> {fmt}: rows out of input order"
 
 
+def test_any_order_keeps_every_row(large: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANYPORT_THREADS", "4")
+    ordered, any_order = tmp_path / "ordered.csv", tmp_path / "any.csv"
+    source = str(large["csv"])
+    assert run_cli("annotate", source, "-o", str(ordered), "--engine", "duckdb").returncode == 0
+    done = run_cli("annotate", source, "-o", str(any_order), "--engine", "duckdb", "--any-order")
+    assert done.returncode == 0, done.stderr
+    first, second = (path.read_text("utf-8").splitlines() for path in (ordered, any_order))
+    assert first[0] == second[0]  # the header
+    assert sorted(first) == sorted(second)  # the same rows, order aside
+
+
 @st.composite
 def csv_tables(draw: st.DrawFn) -> str:
     protos = st.sampled_from(["tcp", "TCP", "udp", "6", "17", "132", "sctp", "icmp", "", "gre"])

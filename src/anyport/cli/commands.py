@@ -233,7 +233,7 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     with ProgressBar("annotating", enabled=False if args.no_progress else None) as bar:
         stats = annotate_files(
             args.inputs, args.output, fmt, _columns(args.columns), engine=args.engine, progress=bar,
-            input_format=args.input_format,
+            input_format=args.input_format, ordered=not args.any_order,
         )  # fmt: skip
     print(stats.report(), file=sys.stderr)
     return 0

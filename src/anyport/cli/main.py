@@ -176,6 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="auto (default): DuckDB for Parquet and big CSV/Zeek files, Python for the rest; spark: a Spark job",
     )
+    p.add_argument(
+        "--any-order",
+        action="store_true",
+        help="let the duckdb engine write rows out of input order (blocks of 2,048 from its threads interleave): "
+        "about twice as fast on two cores",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar, even on a terminal")
 
     p = sub.add_parser("summary", help="traffic by service, unknown ports, trojan ports and risks")

@@ -308,12 +308,14 @@ def annotate_files(
     engine: str = "auto",
     progress: Progress | None = None,
     input_format: str | None = None,
+    ordered: bool = True,
 ) -> AnnotateStats:
     """Annotate every flow of ``paths`` into ``out_path`` ('-' for stdout) as csv, jsonl or parquet.
 
     ``engine`` is one of :data:`ENGINES` (see :func:`choose_engine`); ``progress(done, total, unit)`` is called
     now and then (unit 'bytes' of input, or 'percent'; total None when unknown). ``input_format`` forces the
-    input format (:data:`anyport.traffic.readers.FORMATS` or 'parquet') instead of detecting it.
+    input format (:data:`anyport.traffic.readers.FORMATS` or 'parquet') instead of detecting it. Rows come out in
+    input order; ``ordered=False`` lets the DuckDB engine interleave its threads' blocks of rows (faster).
     """
     fmt = output_format(fmt, out_path)
     paths = list(paths)
@@ -322,7 +324,7 @@ def annotate_files(
         from anyport.traffic.columnar import annotate_columnar
 
         percent = (lambda value: progress(value, 100.0, "percent")) if progress is not None else None
-        stats = annotate_columnar(paths, out_path, fmt, columns, kb, percent, input_format)
+        stats = annotate_columnar(paths, out_path, fmt, columns, kb, percent, input_format, ordered)
         stats.engine = "duckdb"
         return stats
     for path in paths:
@@ -441,6 +443,7 @@ class _Catalog:
         self.kb = kb
         self._ids: dict[str, set[str]] = {}
         self._ports: dict[tuple[str, str], list[tuple[int, int]] | None] = {}
+        self._risks: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
 
     def ids(self, zeek_name: str) -> set[str]:
         name = zeek_name.strip().lower()
@@ -450,6 +453,14 @@ class _Catalog:
             found |= {sid for sid, _kind in self.kb.resolve_name(name)}
             self._ids[zeek_name.strip().lower()] = found
         return self._ids[zeek_name.strip().lower()]
+
+    def risks(self, sid: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The service's risk tags and risk notes (both empty when its entry has none)."""
+        found = self._risks.get(sid)
+        if found is None:
+            service = self.kb.service(sid)
+            found = self._risks[sid] = (service.risk_tags, service.risks) if service else ((), ())
+        return found
 
     def ports(self, sid: str, transport: str) -> list[tuple[int, int]]:
         key = (sid, transport)
@@ -521,8 +532,17 @@ def _summarize(rows: Iterable[Annotated], catalog: _Catalog) -> dict[str, object
                 volume = volumes[info.service] = Volume()
                 by_service[info.service] = {"service": info.service, "title": info.title}
             volume.add(flow)
-            if info.risk and not info.risk.startswith(f"{where} has trojan"):  # catalog risks come first
-                risk_entry = risky.setdefault(info.service, {"service": info.service, "flows": 0, "risk": info.risk})
+            risk_entry = risky.get(info.service)
+            if risk_entry is None:
+                tags, notes = catalog.risks(info.service)
+                if notes:
+                    risk_entry = risky[info.service] = {
+                        "service": info.service,
+                        "flows": 0,
+                        "risk": ";".join(tags),
+                        "notes": list(notes),
+                    }
+            if risk_entry is not None:
                 risk_entry["flows"] = int(risk_entry["flows"]) + 1  # type: ignore[call-overload]
         else:
             unknown[where] = unknown.get(where, 0) + 1
@@ -659,7 +679,8 @@ def render_summary(summary: Mapping[str, object]) -> str:
                     f"  {e['flows']:>8}  {e['zeek_service']} on {e['port']} (catalog: {', '.join(e['catalog'])})"
                 )
             elif section == "risky_services":
-                out.append(f"  {e['flows']:>8}  {e['service']}: {str(e['risk'])[:100]}")
+                note = str((e.get("notes") or [""])[0])
+                out.append(f"  {e['flows']:>8}  {e['service']} [{e['risk']}]: {note[:100]}")
             else:
                 suffix = f"  {e['service']}" if e.get("service") else ""
                 out.append(f"  {e['flows']:>8}  {e['port']}{suffix}")
