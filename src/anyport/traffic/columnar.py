@@ -16,6 +16,7 @@ the input's order. Needs the ``traffic`` extra (duckdb, pyarrow); imported only 
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
@@ -154,14 +155,17 @@ def _paths_list(paths: Sequence[str]) -> str:
     return "[" + ", ".join(_literal(p) for p in paths) + "]"
 
 
-def source_sql(paths: Sequence[str], kind: str, headers: Sequence[ZeekHeader] | None = None) -> str:
+def source_sql(
+    paths: Sequence[str], kind: str, headers: Sequence[ZeekHeader] | None = None, compression: str | None = None
+) -> str:
     """A DuckDB table expression reading ``paths`` (all of one kind), rejects stored for counting.
 
-    ``headers`` are the Zeek logs' headers when the caller has read them already.
+    ``headers`` are the Zeek logs' headers when the caller has read them already; ``compression`` is given for
+    a pipe, whose first bytes cannot be looked at twice.
     """
     if kind == "parquet":
         return f"read_parquet({_paths_list(paths)}, union_by_name = true)"
-    compressions = {_compression(p) for p in paths}
+    compressions = {compression or _compression(p) for p in paths}
     if len(compressions) > 1:
         raise DataError("the duckdb engine reads files of one compression at a time; run them separately")
     compression = compressions.pop()
@@ -341,14 +345,19 @@ def connect(table: PortTable, memory_limit: str | None = None) -> Any:
         con = duckdb.connect()
         _fill(con, table)
     con.execute(f"SET memory_limit = {_literal(memory_limit or MEMORY_LIMIT)}")
-    # The flows are always the probe side: the optimizer would otherwise hash a small input and probe it with
-    # the port table (losing the input order), or misjudge a Zeek file's size and hash 10 M flows.
-    con.execute("SET disabled_optimizers = 'join_order,build_side_probe_side'")
-    con.execute("PRAGMA enable_profiling = 'no_output'")  # row counts of the scans: rows left out are counted
+    _session(con)
     threads = os.environ.get("ANYPORT_THREADS")
     if threads and threads.isdigit():
         con.execute(f"SET threads = {int(threads)}")
     return con
+
+
+def _session(con: Any) -> None:
+    """The settings of one connection (or cursor) that runs an annotating query."""
+    # The flows are always the probe side: the optimizer would otherwise hash a small input and probe it with
+    # the port table, or misjudge a Zeek file's size and hash 10 M flows.
+    con.execute("SET disabled_optimizers = 'join_order,build_side_probe_side'")
+    con.execute("PRAGMA enable_profiling = 'no_output'")  # row counts of the scans: rows left out are counted
 
 
 def _open_cache(path: str, stamp: str) -> Any:
@@ -428,7 +437,7 @@ def _fill(con: Any, table: PortTable) -> None:
     con.unregister("anyport_dense_arrow")
 
 
-def _copy_options(fmt: str, ordered: bool = True) -> str:
+def _copy_options(fmt: str, ordered: bool = True, header: bool = True) -> str:
     # PRESERVE_ORDER: DuckDB's joins are not order-preserving, so without it the rows of two threads interleave
     # (blocks of 2,048 flows out of order); with it the writer keeps the input order, on one thread
     order = f"PRESERVE_ORDER {str(ordered).lower()}"
@@ -436,7 +445,7 @@ def _copy_options(fmt: str, ordered: bool = True) -> str:
         # DuckDB's default, snappy: zstd files are smaller but take a third longer
         return f"FORMAT parquet, {order}"
     if fmt == "csv":
-        return f"FORMAT csv, HEADER true, {order}"
+        return f"FORMAT csv, HEADER {str(header).lower()}, {order}"
     return f"FORMAT json, {order}"
 
 
@@ -479,10 +488,19 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
 
 
-def _file_stats(con: Any, paths: Sequence[str], kind: str, plan: Plan, source: str, written: int) -> ReadStats:
+def _file_stats(
+    con: Any,
+    paths: Sequence[str],
+    kind: str,
+    plan: Plan,
+    source: str,
+    written: int,
+    lines_before: Callable[[], int] | None = None,
+) -> ReadStats:
     """What was read: rows written, rows DuckDB rejected (with line numbers), rows left out for a broken port.
 
-    One record for all ``paths``: DuckDB reads them as one table.
+    One record for all ``paths``: DuckDB reads them as one table. ``lines_before`` gives the number of lines
+    ahead of the part ``con`` read (a piece of a file: see :mod:`anyport.traffic.pieces`).
     """
     stats = ReadStats(paths[0] if len(paths) == 1 else f"{len(paths)} files")
     stats.format = f"{kind} (duckdb)"
@@ -497,13 +515,14 @@ def _file_stats(con: Any, paths: Sequence[str], kind: str, plan: Plan, source: s
         except Exception:  # no reject tables: nothing was rejected
             rows = []
         seen: set[tuple[str, int]] = set()
+        ahead = lines_before() if rows and lines_before is not None else 0
         for path, line, error, message in rows:
             if (str(path), int(line)) in seen:
                 continue
             seen.add((str(path), int(line)))
             where = f"{path} " if len(paths) > 1 else ""
             reason = f"{str(error).lower().replace('_', ' ')}: {str(message).splitlines()[0][:120]}"
-            stats.bad_line(int(line), where + reason)
+            stats.bad_line(int(line) + ahead, where + reason)
     broken = (scanned - written) if scanned is not None and scanned > written else 0
     if broken:
         stats.bad += broken
@@ -554,6 +573,21 @@ def annotate_columnar(
         query = plan.select
         target = "/dev/stdout" if out_path == "-" else out_path
         tmp = target if out_path == "-" else f"{out_path}.{os.getpid()}.tmp"
+        widened = _annotate_widened(con, paths, kind, fmt, plan, names, tmp, progress) if out_path != "-" else None
+        if widened is not None:
+            os.replace(tmp, target)
+            stats.rows = widened.records
+            stats.files = [widened]
+            stats.identified = _identified(con, target)
+            return stats
+        cut = _pieces(con, paths, kind, fmt, names) if ordered and out_path != "-" else None
+        if cut is not None:
+            count, read = _annotate_pieces(con, paths[0], kind, cut, tmp, fmt, names, types, columns, headers, progress)
+            os.replace(tmp, target)
+            stats.rows = count
+            stats.files = [read]
+            stats.identified = _identified(con, target) if fmt == "parquet" else -1
+            return stats
         statement = f"COPY ({query}) TO {_literal(tmp)} ({_copy_options(fmt, ordered)})"
         try:
             count = _run_with_progress(con, statement, progress)
@@ -567,15 +601,219 @@ def annotate_columnar(
             os.replace(tmp, target)
         stats.rows = count
         stats.files = [_file_stats(con, paths, kind, plan, source, count)]
-        if fmt == "parquet":
-            found = con.execute(f"SELECT count(*) FROM read_parquet({_literal(target)}) WHERE service <> ''").fetchone()
-            stats.identified = int(found[0]) if found else 0
-        else:
-            stats.identified = -1  # not counted: it would take a second pass over a text file
+        # not counted for text: it would take a second pass over the file
+        stats.identified = _identified(con, target) if fmt == "parquet" else -1
     finally:
         con.close()
-    stats.seconds = time.perf_counter() - started
+        stats.seconds = time.perf_counter() - started
     return stats
+
+
+def _annotate_widened(
+    con: Any,
+    paths: Sequence[str],
+    kind: str,
+    fmt: str,
+    plan: Plan,
+    names: Sequence[str],
+    tmp: str,
+    progress: Callable[[float], None] | None,
+) -> ReadStats | None:
+    """Parquet in, Parquet out: write only the added columns, in row groups the size of the input's, and put
+    them beside the input's own column chunks, copied as they are (:func:`anyport.traffic.parquetjoin.widen`).
+
+    None (nothing written) when the input does not allow it: several files, input columns named like the added
+    ones, rows left out for a broken port, uneven row groups, key-value metadata or encryption.
+    """
+    from anyport.traffic import parquetjoin
+    from anyport.traffic.annotate import ADDED
+
+    if kind != "parquet" or fmt != "parquet" or len(paths) != 1 or set(names) & set(ADDED):
+        return None
+    path = paths[0]
+    groups = parquetjoin.row_groups(path)
+    if not groups or groups[0] % 2048 or any(n != groups[0] for n in groups[:-1]) or groups[-1] > groups[0]:
+        return None  # DuckDB writes row groups in whole vectors of 2,048 rows
+    broken = con.execute(f"SELECT count(*) FROM {source_sql([path], kind)} WHERE {plan.invalid}").fetchone()
+    if broken is None or broken[0]:
+        return None
+    added = f"{tmp}.added"
+    statement = (
+        f"COPY (SELECT {', '.join(ADDED)} FROM ({plan.select})) TO {_literal(added)} "
+        f"(FORMAT parquet, PRESERVE_ORDER true, ROW_GROUP_SIZE {groups[0]})"
+    )
+    try:
+        count = _run_with_progress(con, statement, progress)
+        parquetjoin.widen(path, added, tmp)
+    except parquetjoin.CannotJoin:
+        return None
+    except Exception as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        raise DataError(f"annotating {path} failed: {_first_line(exc)}") from None
+    finally:
+        if os.path.exists(added):
+            os.unlink(added)
+    read = ReadStats(path)
+    read.format = f"{kind} (duckdb)"
+    read.records = read.lines = count
+    return read
+
+
+def _identified(con: Any, parquet: str) -> int:
+    """Rows of an annotated Parquet file that got a service."""
+    found = con.execute(f"SELECT count(*) FROM read_parquet({_literal(parquet)}) WHERE service <> ''").fetchone()
+    return int(found[0]) if found else 0
+
+
+class _Cut:
+    """How an input is cut into pieces, and how each piece is read."""
+
+    def __init__(
+        self, pieces: list[tuple[int, int]], reader: Callable[[int, str], str], feed: str | None = None
+    ) -> None:
+        self.pieces = pieces  # byte ranges of ``feed``, or row ranges of a Parquet file
+        self.reader = reader  # (piece number, path of its pipe or '') -> DuckDB table expression
+        self.feed = feed
+
+
+def _threads(con: Any) -> int:
+    row = con.execute("SELECT current_setting('threads')").fetchone()
+    return int(row[0]) if row else 1
+
+
+def _pieces(con: Any, paths: Sequence[str], kind: str, fmt: str, names: Sequence[str]) -> _Cut | None:
+    """The pieces of one big input to annotate side by side in order, or None to run one query."""
+    from anyport.traffic import pieces
+
+    threads = _threads(con)
+    if len(paths) != 1 or threads < 2:
+        return None
+    path = paths[0]
+    count = pieces.count_for(path, threads)
+    first = pieces.FIRST_SHARE  # a shorter first piece: the others are copied behind it while written
+    if count < 2:
+        return None
+    if kind == "parquet":
+        if "file_row_number" in names:
+            return None
+        groups = [
+            int(r[0])
+            for r in con.execute(
+                "SELECT row_group_num_rows FROM parquet_metadata(?) GROUP BY row_group_id, row_group_num_rows "
+                "ORDER BY row_group_id",
+                [path],
+            ).fetchall()
+        ]
+        rows = pieces.cut_rows(groups, count, first)
+        if rows is None:
+            return None
+        ranges = rows
+
+        def rows_of(number: int, _pipe: str) -> str:
+            start, end = ranges[number]
+            return (
+                f"(SELECT * EXCLUDE (file_row_number) FROM read_parquet({_literal(path)}, file_row_number = true) "
+                f"WHERE file_row_number >= {start} AND file_row_number < {end})"
+            )
+
+        return _Cut(rows, rows_of)
+    if _compression(path) != "none":
+        return None
+    if kind == "zeek":
+        header = zeek_header(path)
+        cut = pieces.cut(path, count, first=first)
+        if cut is None:
+            return None
+        return _Cut(cut, lambda _n, pipe: source_sql([pipe], "zeek", [header], compression="none"), path)
+    try:
+        row = con.execute(f"SELECT Quote, Prompt FROM sniff_csv({_literal(path)}, sample_size = 65536)").fetchone()
+    except Exception:
+        return None
+    if row is None:
+        return None
+    quote = "" if str(row[0]) == "(empty)" else str(row[0])
+    # DuckDB's own spelling of what its sniffer found: FROM read_csv('path', auto_detect=false, ...);
+    prompt = str(row[1]).strip().removeprefix("FROM ").rstrip(";").strip()
+    literal = _literal(path)
+    if not prompt.startswith(f"read_csv({literal},") or prompt.count("header=true") != 1 or not prompt.endswith(")"):
+        return None
+    cut = pieces.cut(path, count, quote, first)
+    if cut is None:
+        return None
+    rest = prompt[len(f"read_csv({literal}") : -1] + ", ignore_errors = true, store_rejects = true)"
+
+    def reader(number: int, pipe: str) -> str:
+        options = rest if number == 0 else rest.replace("header=true", "header=false")
+        return f"read_csv({_literal(pipe)}{options}"
+
+    return _Cut(cut, reader, path)
+
+
+def _annotate_pieces(
+    con: Any,
+    path: str,
+    kind: str,
+    cut: _Cut,
+    tmp: str,
+    fmt: str,
+    names: list[str],
+    types: list[str],
+    columns: Mapping[str, str] | None,
+    headers: Sequence[ZeekHeader] | None,
+    progress: Callable[[float], None] | None,
+) -> tuple[int, ReadStats]:
+    """Annotate the pieces side by side into ``tmp`` (parts joined in order); the rows and what was read."""
+    from anyport.traffic import parquetjoin, pieces
+
+    empty = headers[0].empty_columns() if headers else None
+    text = fmt == "csv"
+    plans = [annotate_sql(cut.reader(n, "-"), names, columns, empty, types, text) for n in range(len(cut.pieces))]
+    parts = [tmp if n == 0 else f"{tmp}.{n}" for n in range(len(cut.pieces))]
+
+    def statement(number: int, pipe: str) -> str:
+        plan = annotate_sql(cut.reader(number, pipe), names, columns, empty, types, text)
+        options = _copy_options(fmt, True, header=number == 0)
+        return f"COPY ({plan.select}) TO {_literal(parts[number])} ({options})"
+
+    def remove_parts() -> None:
+        for part in parts:
+            if os.path.exists(part):
+                os.unlink(part)
+
+    joiner = parquetjoin.ParquetJoin() if fmt == "parquet" else pieces.TextJoin()
+    try:
+        results = pieces.run(con, cut.pieces, parts, statement, _session, progress, cut.feed, joiner)
+        if joiner.failed is not None:  # Parquet parts that cannot be joined as they are: rewritten as one
+            joined = f"{tmp}.joined"
+            con.execute(
+                f"COPY (SELECT * FROM read_parquet({_paths_list(parts)})) TO {_literal(joined)} ({_copy_options(fmt)})"
+            )
+            remove_parts()
+            os.replace(joined, tmp)
+    except BaseException as exc:
+        remove_parts()
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        raise DataError(f"annotating {path} failed: {_first_line(exc)}") from None
+    whole = source_sql([path], kind, headers)
+    read = ReadStats(path)
+    read.format = f"{kind} (duckdb)"
+    total = 0
+    for number, (cursor, count) in enumerate(results):
+        start = cut.pieces[number][0] if cut.feed is not None else 0
+        seen = _file_stats(
+            cursor, [path], kind, plans[number], whole, count, functools.partial(pieces.lines_before, path, start)
+        )
+        cursor.close()
+        total += count
+        read.records += seen.records
+        read.bad += seen.bad
+        read.lines += seen.lines
+        for example in seen.examples:
+            if len(read.examples) < 5:
+                read.examples.append(example)
+    return total, read
 
 
 def _run_with_progress(con: Any, statement: str, progress: Callable[[float], None] | None) -> int:
