@@ -524,6 +524,9 @@ def _file_stats(
             reason = f"{str(error).lower().replace('_', ' ')}: {str(message).splitlines()[0][:120]}"
             stats.bad_line(int(line) + ahead, where + reason)
     broken = (scanned - written) if scanned is not None and scanned > written else 0
+    if kind == "parquet":  # the Parquet reader applies the port filter itself: its profile counts kept rows only
+        row = con.execute(f"SELECT count(*) FROM {source} WHERE {plan.invalid}").fetchone()
+        broken = int(row[0]) if row else 0
     if broken:
         stats.bad += broken
         shown = ", ".join(_quote(c) for c in plan.port_columns)
@@ -580,7 +583,7 @@ def annotate_columnar(
             stats.files = [widened]
             stats.identified = _identified(con, target)
             return stats
-        cut = _pieces(con, paths, kind, fmt, names) if ordered and out_path != "-" else None
+        cut = _pieces(con, paths, kind, fmt, names, types) if ordered and out_path != "-" else None
         if cut is not None:
             count, read = _annotate_pieces(con, paths[0], kind, cut, tmp, fmt, names, types, columns, headers, progress)
             os.replace(tmp, target)
@@ -682,7 +685,9 @@ def _threads(con: Any) -> int:
     return int(row[0]) if row else 1
 
 
-def _pieces(con: Any, paths: Sequence[str], kind: str, fmt: str, names: Sequence[str]) -> _Cut | None:
+def _pieces(
+    con: Any, paths: Sequence[str], kind: str, fmt: str, names: Sequence[str], types: Sequence[str]
+) -> _Cut | None:
     """The pieces of one big input to annotate side by side in order, or None to run one query."""
     from anyport.traffic import pieces
 
@@ -727,7 +732,10 @@ def _pieces(con: Any, paths: Sequence[str], kind: str, fmt: str, names: Sequence
             return None
         return _Cut(cut, lambda _n, pipe: source_sql([pipe], "zeek", [header], compression="none"), path)
     try:
-        row = con.execute(f"SELECT Quote, Prompt FROM sniff_csv({_literal(path)}, sample_size = 65536)").fetchone()
+        # sniffed as the whole-file read sniffs (source_sql): a broken line must not change the dialect
+        row = con.execute(
+            f"SELECT Quote, Prompt FROM sniff_csv({_literal(path)}, sample_size = 65536, ignore_errors = true)"
+        ).fetchone()
     except Exception:
         return None
     if row is None:
@@ -741,12 +749,17 @@ def _pieces(con: Any, paths: Sequence[str], kind: str, fmt: str, names: Sequence
     cut = pieces.cut(path, count, quote, first)
     if cut is None:
         return None
-    rest = prompt[len(f"read_csv({literal}") : -1] + ", ignore_errors = true, store_rejects = true)"
+    rest = prompt[len(f"read_csv({literal}") : -1]
+    if "ignore_errors=true" not in rest:
+        rest += ", ignore_errors = true"
+    rest += ", store_rejects = true)"
 
     def reader(number: int, pipe: str) -> str:
         options = rest if number == 0 else rest.replace("header=true", "header=false")
         return f"read_csv({_literal(pipe)}{options}"
 
+    if _columns_of(con, reader(0, path)) != (list(names), list(types)):
+        return None  # the pieces would not read the columns the whole file has
     return _Cut(cut, reader, path)
 
 
@@ -802,8 +815,9 @@ def _annotate_pieces(
     total = 0
     for number, (cursor, count) in enumerate(results):
         start = cut.pieces[number][0] if cut.feed is not None else 0
+        own = whole if cut.feed is not None else cut.reader(number, "")  # a Parquet piece: its own rows
         seen = _file_stats(
-            cursor, [path], kind, plans[number], whole, count, functools.partial(pieces.lines_before, path, start)
+            cursor, [path], kind, plans[number], own, count, functools.partial(pieces.lines_before, path, start)
         )
         cursor.close()
         total += count
