@@ -179,8 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--any-order",
         action="store_true",
-        help="let the duckdb engine write rows out of input order (blocks of 2,048 from its threads interleave): "
-        "about twice as fast on two cores",
+        help="let the duckdb engine write rows out of input order (blocks of 2,048 from its threads interleave); "
+        "faster only for inputs it cannot cut into pieces, such as compressed files",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar, even on a terminal")
 

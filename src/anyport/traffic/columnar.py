@@ -10,8 +10,18 @@ when the input says who responded (Zeek's ``id.resp_p``), otherwise the port wit
 (rank, confidence, lower port; the destination on a tie). Tests compare both engines row by row.
 
 Bad rows (a wrong field count, a port that is not a number) are counted through DuckDB's reject tables, with
-the first few line numbers, and left out of the output as the Python engine leaves them out. Output rows keep
-the input's order. Needs the ``traffic`` extra (duckdb, pyarrow); imported only when used.
+the first few line numbers, and left out of the output as the Python engine leaves them out.
+
+Output rows keep the input's order. DuckDB promises that through a join only on one thread, so:
+
+- Parquet in and out: only the six added columns are written, in row groups the size of the input's, and put
+  beside the input's own column chunks, which are copied as they are (:func:`anyport.traffic.parquetjoin.widen`);
+- a big input otherwise is cut into one piece per thread (:mod:`anyport.traffic.pieces`: byte ranges of a CSV or
+  Zeek log at line ends, row ranges of a Parquet file), each annotated by its own one-thread query, the parts
+  joined in order (text appended, Parquet row groups moved under one footer: :mod:`anyport.traffic.parquetjoin`);
+- ``ordered=False`` (``--any-order``) runs one query on every thread and lets their blocks interleave.
+
+Needs the ``traffic`` extra (duckdb, pyarrow); imported only when used.
 """
 
 from __future__ import annotations
@@ -723,7 +733,7 @@ def _pieces(
             )
 
         return _Cut(rows, rows_of)
-    if _compression(path) != "none":
+    if _compression(path) != "none" or not pieces.can_feed():
         return None
     if kind == "zeek":
         header = zeek_header(path)

@@ -26,6 +26,12 @@ MIN_PIECE = 32 << 20  # bytes: below this, one query is as quick
 CHUNK = 1 << 20
 FIRST_SHARE = 0.9  # the first piece a little shorter: the others are appended to it as they are written (run)
 FOLLOW_SECONDS = 0.05
+FD_DIR = "/proc/self/fd" if os.path.isdir("/proc/self/fd") else "/dev/fd"  # a pipe's end, opened by path
+
+
+def can_feed() -> bool:
+    """True where a query can read a pipe of this process by path (Linux, most Unix systems)."""
+    return os.path.isdir(FD_DIR)
 
 
 def _min_piece() -> int:
@@ -218,7 +224,7 @@ def run(
 
     def query(number: int) -> None:
         try:
-            source = f"/dev/fd/{readers[number]}" if readers else ""
+            source = f"{FD_DIR}/{readers[number]}" if readers else ""
             row = cursors[number].execute(statement(number, source)).fetchone()
             results[number] = int(row[0]) if row else 0
         except BaseException as exc:  # reported below, after every piece has stopped
