@@ -13,7 +13,8 @@ interleaved, best of ``--runs``:
   CSV and Zeek TSV into Parquet (the port table already cached, as after the first run), rows in input order
   (the default), and the same with ``ordered=False`` (``--any-order``, cases ending in ``-any-order``);
 - ``pandas``: ``pandas.read_csv`` + ``merge`` with the dense port table on (proto, dport) (no write) - when
-  pandas is installed (``pip install pandas``);
+  pandas is installed (``pip install pandas``); ``pandas-to-parquet`` also writes the result (``to_parquet``),
+  which is the work anyport does;
 - ``zat``: loading the conn.log with zat's pandas reader (``LogToDataFrame``) - when zat is installed.
 
 Targets (issue: traffic annotation): Parquet at >= 0.8x the copy's speed with peak RSS <= 1 GB; CSV and Zeek
@@ -53,7 +54,7 @@ def child(case: str, path: str, out: str) -> None:
 
         ordered = not case.endswith(ANY_ORDER)
         annotate_files([path], out, out.rsplit(".", 1)[1], engine="duckdb", ordered=ordered)
-    elif case == "pandas":
+    elif case in ("pandas", "pandas-to-parquet"):
         import pandas
 
         from anyport.traffic.annotate import _table
@@ -63,6 +64,8 @@ def child(case: str, path: str, out: str) -> None:
         flows = pandas.read_csv(path)
         merged = flows.merge(dense, on=["proto", "dport"], how="left")
         assert len(merged) == len(flows)
+        if case == "pandas-to-parquet":  # the same work as anyport's: the result written out
+            merged.to_parquet(out)
     elif case == "zat":
         from zat.log_to_dataframe import LogToDataFrame
 
@@ -135,7 +138,7 @@ def main() -> None:
     if "any-order" not in args.skip:  # the same with --any-order
         cases += [(case + ANY_ORDER, fmt) for case, fmt in cases if case.startswith("anyport-")]
     if "pandas" not in args.skip and available("pandas"):
-        cases.append(("pandas", "csv"))
+        cases += [("pandas", "csv"), ("pandas-to-parquet", "csv")]
     if "zat" not in args.skip and available("zat"):
         cases.append(("zat", "zeek"))
     best: dict[str, dict[str, float]] = {}
@@ -167,6 +170,12 @@ def main() -> None:
         ratio("csv: time vs plain copy (anyport s / copy s)", f"anyport-csv{suffix}", "copy-csv", "<= 1.50x")
         ratio("zeek tsv: time vs plain copy (anyport s / copy s)", f"anyport-zeek{suffix}", "copy-zeek", "<= 1.50x")
         ratio("csv: pandas read_csv+merge s / anyport csv->csv s", "pandas", f"anyport-csv{suffix}", ">= 2x")
+        ratio(
+            "csv: pandas ...+to_parquet s / anyport csv->parquet s",
+            "pandas-to-parquet",
+            f"anyport-csv-to-parquet{suffix}",
+            "(the same work)",
+        )
         ratio(
             "csv: pandas read_csv+merge s / anyport csv->parquet s",
             "pandas",
