@@ -323,8 +323,13 @@ def annotate_files(
     if chosen == "duckdb":
         from anyport.traffic.columnar import annotate_columnar
 
-        percent = (lambda value: progress(value, 100.0, "percent")) if progress is not None else None
-        stats = annotate_columnar(paths, out_path, fmt, columns, kb, percent, input_format, ordered)
+        def percent(value: float) -> None:  # below 0: the engine cannot tell how far it is (a spinner)
+            assert progress is not None
+            progress(max(value, 0.0), 100.0 if value >= 0 else None, "percent")
+
+        stats = annotate_columnar(
+            paths, out_path, fmt, columns, kb, percent if progress is not None else None, input_format, ordered
+        )
         stats.engine = "duckdb"
         return stats
     for path in paths:

@@ -368,6 +368,9 @@ def _session(con: Any) -> None:
     # the port table, or misjudge a Zeek file's size and hash 10 M flows.
     con.execute("SET disabled_optimizers = 'join_order,build_side_probe_side'")
     con.execute("PRAGMA enable_profiling = 'no_output'")  # row counts of the scans: rows left out are counted
+    # progress is tracked for our own bar (query_progress), never printed by DuckDB
+    con.execute("SET enable_progress_bar = true")
+    con.execute("SET enable_progress_bar_print = false")
 
 
 def _open_cache(path: str, stamp: str) -> Any:
@@ -656,7 +659,10 @@ def _annotate_widened(
         f"(FORMAT parquet, PRESERVE_ORDER true, ROW_GROUP_SIZE {groups[0]})"
     )
     try:
-        count = _run_with_progress(con, statement, progress)
+        # DuckDB's estimate for this query stays near 1% until the end: a spinner instead
+        count = _run_with_progress(
+            con, statement, (lambda value: progress(-1.0 if value < 100 else 100.0)) if progress else None
+        )
         parquetjoin.widen(path, added, tmp)
     except parquetjoin.CannotJoin:
         return None

@@ -109,8 +109,9 @@ def lines_before(path: str, offset: int) -> int:
     return total
 
 
-def _feed(path: str, start: int, end: int, pipe: int) -> None:
-    """Copy bytes ``[start, end)`` of ``path`` into ``pipe`` and close it (the reader stopping early is fine)."""
+def _feed(path: str, start: int, end: int, pipe: int, fed: list[int] | None = None, number: int = 0) -> None:
+    """Copy bytes ``[start, end)`` of ``path`` into ``pipe`` and close it (the reader stopping early is fine);
+    ``fed[number]`` counts the bytes passed on (for progress: a query reading a pipe cannot tell its own)."""
     try:
         with open(path, "rb") as handle:
             position = start
@@ -130,6 +131,8 @@ def _feed(path: str, start: int, end: int, pipe: int) -> None:
                 if done <= 0:
                     return
                 position += done
+                if fed is not None:
+                    fed[number] = position - start
     except BrokenPipeError:
         return
     finally:
@@ -217,10 +220,12 @@ def run(
     results: list[int | BaseException | None] = [None] * len(pieces)
     readers: list[int] = []
     feeders: list[threading.Thread] = []
-    for start, end in pieces if feed is not None else ():
+    fed = [0] * len(pieces)
+    for number, (start, end) in enumerate(pieces if feed is not None else ()):
         read_end, write_end = os.pipe()
         readers.append(read_end)
-        feeders.append(threading.Thread(target=_feed, args=(feed, start, end, write_end), daemon=True))
+        feeders.append(threading.Thread(target=_feed, args=(feed, start, end, write_end, fed, number), daemon=True))
+    total = sum(end - start for start, end in pieces)
 
     def query(number: int) -> None:
         try:
@@ -241,13 +246,10 @@ def run(
     def watch() -> None:
         assert progress is not None
         while not done.wait(0.2):
-            values = []
-            for cursor in cursors:
-                try:
-                    values.append(max(0.0, float(cursor.query_progress())))
-                except Exception:
-                    values.append(0.0)
-            progress(sum(values) / len(values))
+            if feeders:  # bytes handed to the queries, a little ahead of what they have written
+                progress(min(99.0, 100.0 * sum(fed) / total) if total else 0.0)
+                continue
+            progress(-1.0)  # DuckDB's estimate for a piece of a Parquet file is not worth showing
 
     watcher = threading.Thread(target=watch, daemon=True) if progress is not None else None
     if watcher is not None:
