@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import threading
 import time
 
@@ -771,7 +772,8 @@ def _pieces(
     rest += ", store_rejects = true)"
 
     def reader(number: int, pipe: str) -> str:
-        options = rest if number == 0 else rest.replace("header=true", "header=false")
+        # the header, and any lines the sniffer skips before it, are in the first piece only
+        options = rest if number == 0 else re.sub(r"\bskip=\d+", "skip=0", rest.replace("header=true", "header=false"))
         return f"read_csv({_literal(pipe)}{options}"
 
     if _columns_of(con, reader(0, path)) != (list(names), list(types)):
