@@ -74,6 +74,29 @@ def test_duckdb_equals_python_on_real_zeek_logs(
     assert duckdb_rows(path, tmp_path / "out.parquet", kb) == python_rows(table, path)
 
 
+ODD_CSV = (
+    "when,sport,dport,proto,count,flag,ratio,note\n"
+    "2026-11-26T10:00:00Z,40000,443,tcp,007,True,1e3,\n"
+    "2026-11-26 10:00:01,40001,53,udp,10,False,0.50,\"a, quoted note\"\n"
+    "1764115200.000,40002,,tcp,1,,,\n"
+)
+
+
+@pytest.mark.parametrize("name", [*(p.name for p in ZEEK_TSV), "odd.csv"])
+def test_both_engines_write_the_same_csv_bytes(name: str, kb: KnowledgeBase, tmp_path: Path) -> None:
+    # input fields as written (0.447460 stays 0.447460, 007 stays 007, Zeek's (empty) becomes an empty field)
+    source = DATA / "zeek" / name
+    if name == "odd.csv":
+        source = tmp_path / name
+        source.write_text(ODD_CSV, "utf-8")
+    outputs = []
+    for engine in ("python", "duckdb"):
+        out = tmp_path / f"{engine}.csv"
+        annotate_files([str(source)], str(out), "csv", kb=kb, engine=engine)
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1]
+
+
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """3,000 synthetic flows (a quarter with the server as the source) as CSV, Parquet and Zeek TSV."""

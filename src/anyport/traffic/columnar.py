@@ -167,12 +167,17 @@ def _paths_list(paths: Sequence[str]) -> str:
 
 
 def source_sql(
-    paths: Sequence[str], kind: str, headers: Sequence[ZeekHeader] | None = None, compression: str | None = None
+    paths: Sequence[str],
+    kind: str,
+    headers: Sequence[ZeekHeader] | None = None,
+    compression: str | None = None,
+    verbatim: Sequence[str] = (),
 ) -> str:
     """A DuckDB table expression reading ``paths`` (all of one kind), rejects stored for counting.
 
     ``headers`` are the Zeek logs' headers when the caller has read them already; ``compression`` is given for
-    a pipe, whose first bytes cannot be looked at twice.
+    a pipe, whose first bytes cannot be looked at twice. ``verbatim`` names columns read as text, so that text
+    output writes them as they were (a CSV's floats and dates, or every Zeek double when it holds '*').
     """
     if kind == "parquet":
         return f"read_parquet({_paths_list(paths)}, union_by_name = true)"
@@ -182,13 +187,20 @@ def source_sql(
     compression = compressions.pop()
     common = f"compression = {_literal(compression)}, ignore_errors = true, store_rejects = true"
     if kind == "csv":
-        return f"read_csv({_paths_list(paths)}, header = true, sample_size = 65536, {common})"
+        types = ", ".join(f"{_literal(name)}: 'VARCHAR'" for name in verbatim)
+        typed = f", types = {{{types}}}" if types else ""
+        return f"read_csv({_paths_list(paths)}, header = true, sample_size = 65536{typed}, {common})"
     headers = headers or [zeek_header(p) for p in paths]
     first = headers[0]
     if any(h.fields != first.fields or h.separator != first.separator for h in headers[1:]):
         raise DataError("these Zeek logs have different #fields; annotate them separately")
+    text = "*" in verbatim  # Zeek doubles as text: 0.447460 stays 0.447460
+
+    def zeek_type(name: str) -> str:
+        return "VARCHAR" if text and name in ("double", "interval") else ZEEK_TYPES.get(name, "VARCHAR")
+
     columns = ", ".join(
-        f"{_literal(name)}: {_literal(ZEEK_TYPES.get(kind_, 'VARCHAR'))}"
+        f"{_literal(name)}: {_literal(zeek_type(kind_))}"
         for name, kind_ in zip(first.fields, first.column_types, strict=True)
     )
     # auto_detect off: the header says everything, and sniffing would take '#' lines for data
@@ -277,10 +289,15 @@ def annotate_sql(
     confidence = "confidence_text" if text else "confidence"
     marker, emptiable = empty if empty is not None else ("", set())
 
+    blank = "NULL" if text else "''"  # CSV writes NULL as an empty field and '' as ""
+
     def value(name: str) -> str:
         if name in emptiable:
-            return f"CASE WHEN f.{_quote(name)} = {_literal(marker)} THEN '' ELSE f.{_quote(name)} END"
+            return f"CASE WHEN f.{_quote(name)} = {_literal(marker)} THEN {blank} ELSE f.{_quote(name)} END"
         return f"f.{_quote(name)}"
+
+    def textual(expression: str) -> str:
+        return f"NULLIF({expression}, '')" if text else expression
 
     kept = ", ".join(f"{value(n)} AS {_quote('input_' + n) if n in ADDED else _quote(n)}" for n in names)
     kinds = dict(zip(names, types or ["VARCHAR"] * len(names), strict=True))
@@ -300,8 +317,8 @@ def annotate_sql(
             "FROM flows f"
         )
         added = (
-            "d.service AS service, d.port AS service_port, d.transport AS service_proto, "
-            f"d.alternatives AS alternatives, d.{confidence} AS confidence, d.risk AS risk"
+            f"{textual('d.service')} AS service, d.port AS service_port, {textual('d.transport')} AS service_proto, "
+            f"{textual('d.alternatives')} AS alternatives, d.{confidence} AS confidence, {textual('d.risk')} AS risk"
         )
         return Plan(
             f"WITH flows AS ({flows}), sided AS ({sides}) "
@@ -318,11 +335,11 @@ def annotate_sql(
         "JOIN anyport_keys kd ON kd.k = f.__anyport_dk JOIN anyport_keys ks ON ks.k = f.__anyport_sk"
     )
     names_by_code = " ".join(f"WHEN {code} THEN {_literal(name)}" for code, name in enumerate(TABLE_TRANSPORTS))
-    transport = f"CASE WHEN f.__anyport_k >= 0 THEN (CASE f.__anyport_k // 65536 {names_by_code} END) ELSE '' END"
+    transport = f"CASE WHEN f.__anyport_k >= 0 THEN (CASE f.__anyport_k // 65536 {names_by_code} END) ELSE {blank} END"
     added = (
-        "r.service AS service, CASE WHEN f.__anyport_k >= 0 THEN CAST(f.__anyport_k % 65536 AS INTEGER) END "
-        f"AS service_port, {transport if text else f'CAST({transport} AS anyport_transport)'} AS service_proto, "
-        f"r.alternatives AS alternatives, r.{confidence} AS confidence, r.risk AS risk"
+        f"{textual('r.service')} AS service, CASE WHEN f.__anyport_k >= 0 THEN CAST(f.__anyport_k % 65536 AS INTEGER) "
+        f"END AS service_port, {transport if text else f'CAST({transport} AS anyport_transport)'} AS service_proto, "
+        f"{textual('r.alternatives')} AS alternatives, r.{confidence} AS confidence, {textual('r.risk')} AS risk"
     )
     select = (
         f"WITH flows AS ({flows}), sided AS ({sides}) "
@@ -585,6 +602,10 @@ def annotate_columnar(
         headers = [zeek_header(p) for p in paths] if kind == "zeek" else None
         source = source_sql(paths, kind, headers)
         names, types = _columns_of(con, source)
+        verbatim = _verbatim(kind, names, types, columns) if fmt == "csv" else []
+        if verbatim:
+            source = source_sql(paths, kind, headers, verbatim=verbatim)
+            names, types = _columns_of(con, source)
         empty = headers[0].empty_columns() if headers else None
         plan = annotate_sql(source, names, columns, empty, types, text=fmt == "csv")
         query = plan.select
@@ -680,6 +701,21 @@ def _annotate_widened(
     return read
 
 
+def _verbatim(kind: str, names: Sequence[str], types: Sequence[str], columns: Mapping[str, str] | None) -> list[str]:
+    """The columns to read as text so that CSV output keeps them as written ('*': every Zeek double): DuckDB
+    would rewrite 0.447460 as 0.44746, 007 as 7, True as true, a date in its own format.
+
+    Port and protocol columns keep their types: the annotation reads them as numbers and names.
+    """
+    if kind == "zeek":
+        return ["*"]
+    if kind != "csv":
+        return []
+    where = _locate(list(names), columns or {})
+    needed = {names[i] for i in where.values()}
+    return [n for n, t in zip(names, types, strict=True) if n not in needed and t.upper() != "VARCHAR"]
+
+
 def _identified(con: Any, parquet: str) -> int:
     """Rows of an annotated Parquet file that got a service."""
     found = con.execute(f"SELECT count(*) FROM read_parquet({_literal(parquet)}) WHERE service <> ''").fetchone()
@@ -747,7 +783,10 @@ def _pieces(
         cut = pieces.cut(path, count, first=first)
         if cut is None:
             return None
-        return _Cut(cut, lambda _n, pipe: source_sql([pipe], "zeek", [header], compression="none"), path)
+        textual = ["*"] if fmt == "csv" else []
+        return _Cut(
+            cut, lambda _n, pipe: source_sql([pipe], "zeek", [header], compression="none", verbatim=textual), path
+        )
     try:
         # sniffed as the whole-file read sniffs (source_sql): a broken line must not change the dialect
         row = con.execute(
@@ -767,6 +806,9 @@ def _pieces(
     if cut is None:
         return None
     rest = prompt[len(f"read_csv({literal}") : -1]
+    for name, kind_ in zip(names, types, strict=True):  # columns read as text for verbatim output
+        if kind_ == "VARCHAR":
+            rest = re.sub(f"({re.escape(_literal(name))}: )'[A-Z_]+(\\([0-9, ]*\\))?'", r"\1'VARCHAR'", rest)
     if "ignore_errors=true" not in rest:
         rest += ", ignore_errors = true"
     rest += ", store_rejects = true)"
