@@ -77,7 +77,7 @@ def test_duckdb_equals_python_on_real_zeek_logs(
 ODD_CSV = (
     "when,sport,dport,proto,count,flag,ratio,note\n"
     "2026-11-26T10:00:00Z,40000,443,tcp,007,True,1e3,\n"
-    "2026-11-26 10:00:01,40001,53,udp,10,False,0.50,\"a, quoted note\"\n"
+    '2026-11-26 10:00:01,40001,53,udp,10,False,0.50,"a, quoted note"\n'
     "1764115200.000,40002,,tcp,1,,,\n"
 )
 
