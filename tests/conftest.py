@@ -62,6 +62,21 @@ def kb_hostile(isolated_env: dict[str, str]) -> Iterator[KnowledgeBase]:
     base.close()
 
 
+def flow_files(base: Path, rows: int) -> dict[str, Path]:
+    """``rows`` synthetic flows (benchmarks/gen_flows.py: a quarter with the server as the source) written into
+    ``base`` as CSV, Parquet and a Zeek conn.log, by kind."""
+    benchmarks = str(Path(__file__).resolve().parent.parent / "benchmarks")
+    if benchmarks not in sys.path:
+        sys.path.insert(0, benchmarks)
+    from gen_flows import generate
+
+    files = {}
+    for kind in ("csv", "parquet", "zeek"):
+        files[kind] = base / f"flows.{kind}"
+        generate(files[kind], rows, kind)
+    return files
+
+
 def run_cli(
     *args: str, env: dict[str, str] | None = None, stdin: str | None = None, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:

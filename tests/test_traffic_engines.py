@@ -6,7 +6,6 @@ import csv
 import gzip
 import io
 import json
-import sys
 from pathlib import Path
 
 import duckdb
@@ -22,12 +21,10 @@ from anyport.traffic import columnar
 from anyport.traffic.annotate import ADDED, annotate, annotate_files, choose_engine
 from anyport.traffic.porttable import PortTable, load_or_build
 from anyport.traffic.readers import ReadStats, read_flows
-from conftest import run_cli
+from conftest import flow_files, run_cli
 
 DATA = Path(__file__).resolve().parent / "data"
 ZEEK_TSV = sorted(p for p in (DATA / "zeek").glob("*.log") if "json" not in p.name)
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-from gen_flows import generate  # noqa: E402
 
 KEYS = ("service", "service_port", "service_proto", "alternatives", "confidence", "risk")
 
@@ -100,12 +97,7 @@ def test_both_engines_write_the_same_csv_bytes(name: str, kb: KnowledgeBase, tmp
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """3,000 synthetic flows (a quarter with the server as the source) as CSV, Parquet and Zeek TSV."""
-    base = tmp_path_factory.mktemp("flows")
-    files = {}
-    for fmt in ("csv", "parquet", "zeek"):
-        files[fmt] = base / f"flows.{fmt}"
-        generate(files[fmt], 3000, fmt)
-    return files
+    return flow_files(tmp_path_factory.mktemp("flows"), 3000)
 
 
 def test_duckdb_equals_python_on_generated_flows(
@@ -137,12 +129,7 @@ def test_input_order_and_columns_are_kept(generated: dict[str, Path], kb: Knowle
 @pytest.fixture(scope="module")
 def large(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """300,000 synthetic flows: several read buffers and row groups, so DuckDB splits the scan between threads."""
-    base = tmp_path_factory.mktemp("large")
-    files = {}
-    for kind in ("csv", "parquet", "zeek"):
-        files[kind] = base / f"flows.{kind}"
-        generate(files[kind], 300_000, kind)
-    return files
+    return flow_files(tmp_path_factory.mktemp("large"), 300_000)
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "jsonl"])

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import csv
 import filecmp
+import itertools
 import os
-import sys
 from pathlib import Path
 
 import duckdb
@@ -21,11 +21,7 @@ from anyport.errors import DataError
 from anyport.query.kb import KnowledgeBase
 from anyport.traffic import columnar, parquetjoin, pieces
 from anyport.traffic.annotate import annotate_files
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import itertools
-
-from gen_flows import generate
+from conftest import flow_files
 
 ROWS = 120_000
 
@@ -33,10 +29,7 @@ ROWS = 120_000
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("pieces")
-    files = {}
-    for kind in ("csv", "zeek", "parquet"):
-        files[kind] = base / f"flows.{kind}"
-        generate(files[kind], ROWS, kind)
+    files = flow_files(base, ROWS)
     # Parquet in row groups of 20,480 rows (six of them), so that it can be cut between row groups
     con = duckdb.connect()
     con.execute("SET threads = 1")

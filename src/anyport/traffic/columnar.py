@@ -608,37 +608,31 @@ def annotate_columnar(
             names, types = _columns_of(con, source)
         empty = headers[0].empty_columns() if headers else None
         plan = annotate_sql(source, names, columns, empty, types, text=fmt == "csv")
-        query = plan.select
         target = "/dev/stdout" if out_path == "-" else out_path
         tmp = target if out_path == "-" else f"{out_path}.{os.getpid()}.tmp"
-        widened = _annotate_widened(con, paths, kind, fmt, plan, names, tmp, progress) if out_path != "-" else None
-        if widened is not None:
-            os.replace(tmp, target)
-            stats.rows = widened.records
-            stats.files = [widened]
-            stats.identified = _identified(con, target)
-            return stats
-        cut = _pieces(con, paths, kind, fmt, names, types) if ordered and out_path != "-" else None
-        if cut is not None:
-            count, read = _annotate_pieces(con, paths[0], kind, cut, tmp, fmt, names, types, columns, headers, progress)
-            os.replace(tmp, target)
-            stats.rows = count
-            stats.files = [read]
-            stats.identified = _identified(con, target) if fmt == "parquet" else -1
-            return stats
-        statement = f"COPY ({query}) TO {_literal(tmp)} ({_copy_options(fmt, ordered)})"
-        try:
-            count = _run_with_progress(con, statement, progress)
-        except Exception as exc:
-            if tmp != target and os.path.exists(tmp):
-                os.unlink(tmp)
-            if isinstance(exc, KeyboardInterrupt):
-                raise
-            raise DataError(f"annotating {', '.join(paths)} failed: {_first_line(exc)}") from None
+        read = None
+        if out_path != "-":  # the faster ways in input order (see the module's docstring)
+            read = _annotate_widened(con, paths, kind, fmt, plan, source, names, tmp, progress)
+            cut = _pieces(con, paths, kind, fmt, names, types) if read is None and ordered else None
+            if cut is not None:
+                read = _annotate_pieces(
+                    con, paths[0], kind, cut, tmp, fmt, plan, source, names, types, columns, headers, progress
+                )
+        if read is None:
+            statement = f"COPY ({plan.select}) TO {_literal(tmp)} ({_copy_options(fmt, ordered)})"
+            try:
+                count = _run_with_progress(con, statement, progress)
+            except Exception as exc:
+                if tmp != target and os.path.exists(tmp):
+                    os.unlink(tmp)
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                raise DataError(f"annotating {', '.join(paths)} failed: {_first_line(exc)}") from None
+            read = _file_stats(con, paths, kind, plan, source, count)
         if tmp != target:
             os.replace(tmp, target)
-        stats.rows = count
-        stats.files = [_file_stats(con, paths, kind, plan, source, count)]
+        stats.rows = read.records
+        stats.files = [read]
         # not counted for text: it would take a second pass over the file
         stats.identified = _identified(con, target) if fmt == "parquet" else -1
     finally:
@@ -653,6 +647,7 @@ def _annotate_widened(
     kind: str,
     fmt: str,
     plan: Plan,
+    source: str,
     names: Sequence[str],
     tmp: str,
     progress: Callable[[float], None] | None,
@@ -672,7 +667,7 @@ def _annotate_widened(
     groups = parquetjoin.row_groups(path)
     if not groups or groups[0] % 2048 or any(n != groups[0] for n in groups[:-1]) or groups[-1] > groups[0]:
         return None  # DuckDB writes row groups in whole vectors of 2,048 rows
-    broken = con.execute(f"SELECT count(*) FROM {source_sql([path], kind)} WHERE {plan.invalid}").fetchone()
+    broken = con.execute(f"SELECT count(*) FROM {source} WHERE {plan.invalid}").fetchone()
     if broken is None or broken[0]:
         return None
     added = f"{tmp}.added"
@@ -830,18 +825,21 @@ def _annotate_pieces(
     cut: _Cut,
     tmp: str,
     fmt: str,
+    plan: Plan,
+    source: str,
     names: list[str],
     types: list[str],
     columns: Mapping[str, str] | None,
     headers: Sequence[ZeekHeader] | None,
     progress: Callable[[float], None] | None,
-) -> tuple[int, ReadStats]:
-    """Annotate the pieces side by side into ``tmp`` (parts joined in order); the rows and what was read."""
+) -> ReadStats:
+    """Annotate the pieces side by side into ``tmp`` (parts joined in order); what was read.
+
+    ``plan`` and ``source`` are the whole input's: the conditions on broken ports hold for every piece."""
     from anyport.traffic import parquetjoin, pieces
 
     empty = headers[0].empty_columns() if headers else None
     text = fmt == "csv"
-    plans = [annotate_sql(cut.reader(n, "-"), names, columns, empty, types, text) for n in range(len(cut.pieces))]
     parts = [tmp if n == 0 else f"{tmp}.{n}" for n in range(len(cut.pieces))]
 
     def statement(number: int, pipe: str) -> str:
@@ -869,25 +867,20 @@ def _annotate_pieces(
         if isinstance(exc, KeyboardInterrupt):
             raise
         raise DataError(f"annotating {path} failed: {_first_line(exc)}") from None
-    whole = source_sql([path], kind, headers)
     read = ReadStats(path)
     read.format = f"{kind} (duckdb)"
-    total = 0
     for number, (cursor, count) in enumerate(results):
         start = cut.pieces[number][0] if cut.feed is not None else 0
-        own = whole if cut.feed is not None else cut.reader(number, "")  # a Parquet piece: its own rows
-        seen = _file_stats(
-            cursor, [path], kind, plans[number], own, count, functools.partial(pieces.lines_before, path, start)
-        )
+        own = source if cut.feed is not None else cut.reader(number, "")  # a Parquet piece: its own rows
+        seen = _file_stats(cursor, [path], kind, plan, own, count, functools.partial(pieces.lines_before, path, start))
         cursor.close()
-        total += count
         read.records += seen.records
         read.bad += seen.bad
         read.lines += seen.lines
         for example in seen.examples:
             if len(read.examples) < 5:
                 read.examples.append(example)
-    return total, read
+    return read
 
 
 def _run_with_progress(con: Any, statement: str, progress: Callable[[float], None] | None) -> int:

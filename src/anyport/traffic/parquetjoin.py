@@ -174,6 +174,14 @@ def _shift(field: Field | None, delta: int) -> None:
         field[2] += delta
 
 
+def _move(chunk: list[Field], delta: int) -> None:
+    """Move every file offset of a ColumnChunk by ``delta`` bytes."""
+    _shift(_get(chunk, CHUNK_FILE_OFFSET), delta)
+    column_meta = _get(chunk, CHUNK_META)
+    for number in META_OFFSETS if column_meta else ():
+        _shift(_get(column_meta[2], number), delta)  # type: ignore[index]
+
+
 def _footer(handle: Any, size: int, name: str) -> tuple[int, list[Field]]:
     """(where the footer starts, the decoded FileMetaData) of an open Parquet file."""
     if size < 12:
@@ -279,10 +287,7 @@ class ParquetJoin:
                     ordinal[2] = len(groups[2][1])
                 columns = _get(group, GROUP_COLUMNS)
                 for chunk in columns[2][1] if columns else []:
-                    _shift(_get(chunk, CHUNK_FILE_OFFSET), delta)
-                    column_meta = _get(chunk, CHUNK_META)
-                    for number in META_OFFSETS if column_meta else ():
-                        _shift(_get(column_meta[2], number), delta)  # type: ignore[index]
+                    _move(chunk, delta)
                 groups[2][1].append(group)
             part_rows = _get(meta, FILE_NUM_ROWS)
             rows[2] += part_rows[2] if part_rows else 0
@@ -366,10 +371,7 @@ def widen(base: str, extra: str, out: str) -> None:
             if columns is None or more_columns is None:
                 raise CannotJoin(f"{base}: a row group without columns")
             for chunk in more_columns[2][1]:
-                _shift(_get(chunk, CHUNK_FILE_OFFSET), delta)
-                column_meta = _get(chunk, CHUNK_META)
-                for number in META_OFFSETS if column_meta else ():
-                    _shift(_get(column_meta[2], number), delta)  # type: ignore[index]
+                _move(chunk, delta)
                 columns[2][1].append(chunk)
             for number in (GROUP_BYTES, GROUP_COMPRESSED):
                 mine, theirs = _get(group, number), _get(more, number)
