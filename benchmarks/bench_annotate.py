@@ -12,6 +12,8 @@ interleaved, best of ``--runs``:
 - ``anyport``: ``anyport.traffic.annotate.annotate_files(..., engine="duckdb")`` into the same format, and from
   CSV and Zeek TSV into Parquet (the port table already cached, as after the first run), rows in input order
   (the default), and the same with ``ordered=False`` (``--any-order``, cases ending in ``-any-order``);
+- ``memory``: ``anyport.traffic.frames.read_annotated`` - the flows annotated into a ``pyarrow.Table`` in
+  memory, nothing written (``memory-csv-pandas``: and made a pandas DataFrame with ``to_pandas()``);
 - ``pandas``: ``pandas.read_csv`` + ``merge`` with the dense port table on (proto, dport) (no write) - when
   pandas is installed (``pip install pandas``); ``pandas-to-parquet`` also writes the result (``to_parquet``),
   which is the work anyport does;
@@ -54,6 +56,13 @@ def child(case: str, path: str, out: str) -> None:
 
         ordered = not case.endswith(ANY_ORDER)
         annotate_files([path], out, out.rsplit(".", 1)[1], engine="duckdb", ordered=ordered)
+    elif case.startswith("memory-"):  # annotated into an Arrow table in memory, nothing written
+        from anyport.traffic.frames import read_annotated
+
+        table, _ = read_annotated(path)
+        if case.endswith("-pandas"):
+            frame = table.to_pandas()
+            assert len(frame) == table.num_rows
     elif case in ("pandas", "pandas-to-parquet"):
         import pandas
 
@@ -109,7 +118,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--dir", type=Path, default=Path("/tmp/anyport-bench"))
     parser.add_argument("--runs", type=int, default=1)
-    parser.add_argument("--skip", action="append", default=[], help="leave out a case (pandas, zat, csv, zeek)")
+    parser.add_argument(
+        "--skip", action="append", default=[], help="leave out a case (pandas, zat, csv, zeek, memory, any-order)"
+    )
     parser.add_argument("--child", nargs=3, metavar=("CASE", "INPUT", "OUTPUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -137,8 +148,10 @@ def main() -> None:
         cases += [("copy-zeek", "zeek"), ("anyport-zeek", "zeek"), ("anyport-zeek-to-parquet", "zeek")]
     if "any-order" not in args.skip:  # the same with --any-order
         cases += [(case + ANY_ORDER, fmt) for case, fmt in cases if case.startswith("anyport-")]
+    if "memory" not in args.skip:
+        cases += [("memory-csv", "csv"), ("memory-zeek", "zeek")]
     if "pandas" not in args.skip and available("pandas"):
-        cases += [("pandas", "csv"), ("pandas-to-parquet", "csv")]
+        cases += [("memory-csv-pandas", "csv"), ("pandas", "csv"), ("pandas-to-parquet", "csv")]
     if "zat" not in args.skip and available("zat"):
         cases.append(("zat", "zeek"))
     best: dict[str, dict[str, float]] = {}
@@ -186,6 +199,10 @@ def main() -> None:
         ratio(
             "zeek: zat LogToDataFrame s / anyport zeek->parquet s", "zat", f"anyport-zeek-to-parquet{suffix}", ">= 10x"
         )
+    print("  in memory (nothing written, as pandas and zat):")
+    ratio("csv: pandas read_csv+merge s / anyport read_annotated s", "pandas", "memory-csv", ">= 2x")
+    ratio("csv: pandas read_csv+merge s / read_annotated+to_pandas s", "pandas", "memory-csv-pandas", "(a DataFrame)")
+    ratio("zeek: zat LogToDataFrame s / anyport read_annotated s", "zat", "memory-zeek", ">= 10x")
     if "anyport-parquet" in best:
         rss = best["anyport-parquet"]["rss_mb"]
         print(f"  {'parquet: peak RSS of anyport':<52} {rss:6.0f} MB (target <= 1024 MB)")

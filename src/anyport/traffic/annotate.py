@@ -33,6 +33,7 @@ into terminal text.
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import os
 import sys
@@ -46,7 +47,7 @@ from anyport.traffic.readers import Flow, ReadStats, is_parquet, read_flows
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-    from typing import IO
+    from typing import IO, Any
 
     Progress = Callable[[float, float | None, str], None]
 
@@ -388,49 +389,58 @@ def _plain_size(paths: Sequence[str]) -> float | None:
     return float(total)
 
 
-def write_parquet(rows: Iterable[Annotated], out_path: str, batch: int = 65536) -> int:
-    """Annotated rows as Parquet (zstd), in batches; input fields as text, the added columns typed."""
+def arrow_batches(rows: Iterable[Annotated], batch: int = 65536) -> Iterator[Any]:
+    """Annotated rows as ``pyarrow.RecordBatch`` es of ``batch`` rows: input fields as text, added columns typed.
+
+    An input without rows gives one empty batch with the added columns, so that there is always a schema.
+    """
     try:
         import pyarrow  # type: ignore[import-untyped]
-        import pyarrow.parquet  # type: ignore[import-untyped]
     except ImportError:
-        raise DataError("Parquet output needs the traffic extra: pip install 'anyport[traffic]'") from None
+        raise DataError("Parquet and Arrow output need the traffic extra: pip install 'anyport[traffic]'") from None
     typed = {"service_port": pyarrow.int32(), "confidence": pyarrow.float64()}
     names: list[str] | None = None
     schema = None
-    writer = None
-    count = 0
     pending: list[dict[str, object]] = []
-    tmp = f"{out_path}.{os.getpid()}.tmp"
 
-    def flush() -> None:
-        nonlocal writer
-        if not pending or names is None:
-            return
-        data = {
-            n: [(r.get(n) if n in typed else (None if r.get(n) is None else str(r.get(n)))) for r in pending]
+    def made() -> Any:
+        assert names is not None
+        assert schema is not None
+        data = [
+            [(r.get(n) if n in typed else (None if r.get(n) is None else str(r.get(n)))) for r in pending]
             for n in names
-        }
-        table = pyarrow.table(data, schema=schema)
-        if writer is None:
-            writer = pyarrow.parquet.ParquetWriter(tmp, table.schema, compression="zstd")
-        writer.write_table(table)
+        ]
         pending.clear()
+        arrays = [pyarrow.array(d, schema.field(n).type) for n, d in zip(names, data, strict=True)]
+        return pyarrow.RecordBatch.from_arrays(arrays, schema=schema)
 
+    for item in rows:
+        if names is None:
+            names = list(item.row)
+            schema = pyarrow.schema([(n, typed.get(n, pyarrow.string())) for n in names])
+        pending.append(item.row)
+        if len(pending) >= batch:
+            yield made()
+    if pending:
+        yield made()
+    elif names is None:
+        empty = pyarrow.schema([(n, typed.get(n, pyarrow.string())) for n in ADDED])
+        yield pyarrow.RecordBatch.from_pylist([], schema=empty)
+
+
+def write_parquet(rows: Iterable[Annotated], out_path: str, batch: int = 65536) -> int:
+    """Annotated rows as Parquet (zstd), in batches (:func:`arrow_batches`)."""
+    batches = arrow_batches(rows, batch)
+    first = next(batches)  # the traffic extra is checked here, before a file is made
+    import pyarrow.parquet  # type: ignore[import-untyped]
+
+    count = 0
+    tmp = f"{out_path}.{os.getpid()}.tmp"
     try:
-        for item in rows:
-            if names is None:
-                names = list(item.row)
-                schema = pyarrow.schema([(n, typed.get(n, pyarrow.string())) for n in names])
-            pending.append(item.row)
-            count += 1
-            if len(pending) >= batch:
-                flush()
-        flush()
-        if writer is None:  # no rows: still a valid file with the added columns
-            schema = pyarrow.schema([(n, typed.get(n, pyarrow.string())) for n in ADDED])
-            writer = pyarrow.parquet.ParquetWriter(tmp, schema, compression="zstd")
-        writer.close()
+        with pyarrow.parquet.ParquetWriter(tmp, first.schema, compression="zstd") as writer:
+            for piece in itertools.chain([first], batches):
+                writer.write_batch(piece)
+                count += piece.num_rows
         os.replace(tmp, out_path)
     finally:
         if os.path.exists(tmp):

@@ -31,6 +31,7 @@ import os
 import re
 import threading
 import time
+from typing import NamedTuple
 
 from anyport.errors import DataError, QueryError
 from anyport.traffic.annotate import ADDED, AnnotateStats
@@ -228,10 +229,11 @@ def _proto_code(column: str) -> str:
 INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
 
 
-def _port_exprs(column: str | None, kind: str) -> tuple[str, str]:
+def _port_exprs(column: str | None, kind: str, guarded: bool = False) -> tuple[str, str]:
     """(the port as INTEGER or NULL, a condition true when the column holds something that is no port).
 
-    A port is what the Python readers accept: empty/NULL (no port) or a whole number 0-65535.
+    A port is what the Python readers accept: empty/NULL (no port) or a whole number 0-65535. Without
+    ``guarded`` an integer column is taken as it is (its rows with no port are filtered out by the caller).
     """
     if column is None:
         return "CAST(NULL AS INTEGER)", "false"
@@ -246,7 +248,7 @@ def _port_exprs(column: str | None, kind: str) -> tuple[str, str]:
         ok = f"(regexp_full_match({text}, '[0-9]{{1,5}}') AND coalesce(TRY_CAST({text} AS INTEGER) <= 65535, false))"
         empty = f"{col} IS NULL OR {text} = ''"
         return f"CASE WHEN {ok} THEN TRY_CAST({text} AS INTEGER) END", f"NOT ({empty} OR {ok})"
-    if kind.upper() in INTEGER_TYPES:  # the rows it is not a port in are filtered out: no CASE per row
+    if kind.upper() in INTEGER_TYPES and not guarded:  # the rows it is not a port in are filtered out
         return col, f"({col} IS NOT NULL AND NOT {ok})"
     return f"CASE WHEN {ok} THEN TRY_CAST({col} AS INTEGER) END", f"({col} IS NOT NULL AND NOT {ok})"
 
@@ -254,10 +256,14 @@ def _port_exprs(column: str | None, kind: str) -> tuple[str, str]:
 class Plan:
     """The annotating SELECT for a source, and the condition that picks its rows with a broken port."""
 
-    def __init__(self, select: str, invalid: str, port_columns: list[str]) -> None:
+    def __init__(self, select: str, invalid: str, port_columns: list[str], keys: str = "") -> None:
         self.select = select
         self.invalid = invalid
         self.port_columns = port_columns
+        # the input's columns plus each row's keys (__anyport_dk, and __anyport_sk unless the responder is known;
+        # -1 for none), without a join:
+        # a projection keeps the input order on every thread (see anyport.traffic.frames)
+        self.keys = keys
 
 
 def annotate_sql(
@@ -267,13 +273,15 @@ def annotate_sql(
     empty: tuple[str, set[str]] | None = None,
     types: Sequence[str] | None = None,
     text: bool = False,
+    keep_broken: bool = False,
 ) -> Plan:
     """The SELECT that annotates every row of ``source`` (whose columns are ``names`` of DuckDB ``types``).
 
     ``empty`` is Zeek's empty-field marker and the columns it may appear in: they read as '' (as in Python).
     ``text`` is for CSV output: the confidence comes as its text and the transport as plain text, which spares
     the writer formatting a number and decoding an ENUM on every row (Parquet and JSON keep the typed columns).
-    Rows whose port column holds something that is not a port are left out, as the Python readers leave them.
+    Rows whose port column holds something that is not a port are left out, as the Python readers leave them;
+    with ``keep_broken`` they stay, with no port on that side.
     """
     where = _locate(list(names), columns or {})
     if "src_port" not in where and "dst_port" not in where:
@@ -301,15 +309,21 @@ def annotate_sql(
 
     kept = ", ".join(f"{value(n)} AS {_quote('input_' + n) if n in ADDED else _quote(n)}" for n in names)
     kinds = dict(zip(names, types or ["VARCHAR"] * len(names), strict=True))
-    src_port, src_bad = _port_exprs(src, kinds.get(src or "", "VARCHAR"))
-    dst_port, dst_bad = _port_exprs(dst, kinds.get(dst or "", "VARCHAR"))
+    src_port, src_bad = _port_exprs(src, kinds.get(src or "", "VARCHAR"), keep_broken)
+    dst_port, dst_bad = _port_exprs(dst, kinds.get(dst or "", "VARCHAR"), keep_broken)
     invalid = f"({src_bad}) OR ({dst_bad})"
+    kept_rows = "" if keep_broken else f" WHERE NOT ({invalid})"
     # keys into the dense table; a flow without a usable port or transport gets the empty row -1
     flows = (
         f"SELECT *, coalesce(__anyport_t + {src_port}, -1) AS __anyport_sk, "
         f"coalesce(__anyport_t + {dst_port}, -1) AS __anyport_dk, {dst_port} IS NOT NULL AS __anyport_has_dp "
-        f"FROM (SELECT *, ({proto}) * 65536 AS __anyport_t FROM {source} WHERE NOT ({invalid}))"
+        f"FROM (SELECT *, ({proto}) * 65536 AS __anyport_t FROM {source}{kept_rows})"
     )
+    dk = "f.__anyport_dk"
+    if responder_known:  # one key: the responder's port, or the other one when there is none
+        dk = f"CASE WHEN f.__anyport_has_dp THEN {dk} ELSE f.__anyport_sk END"
+    sk = "" if responder_known else ", CAST(f.__anyport_sk AS INTEGER) AS __anyport_sk"
+    keys = f"WITH flows AS ({flows}) SELECT {kept}, CAST({dk} AS INTEGER) AS __anyport_dk{sk} FROM flows f"
     if responder_known:
         # one key per flow: one join against the dense table gives every added column
         sides = (
@@ -325,6 +339,7 @@ def annotate_sql(
             f"SELECT {kept}, {added} FROM sided f JOIN anyport_dense d ON d.k = f.__anyport_k",
             invalid,
             [c for c in (src, dst) if c is not None],
+            keys,
         )
     # two keys per flow: two narrow joins (side key and record number of each port) pick the side, then one join
     # against the ~12,000 distinct records (small enough to stay in cache) adds the texts; port and transport
@@ -345,7 +360,7 @@ def annotate_sql(
         f"WITH flows AS ({flows}), sided AS ({sides}) "
         f"SELECT {kept}, {added} FROM sided f JOIN anyport_recs r ON r.rec = f.__anyport_rec"
     )
-    return Plan(select, invalid, [c for c in (src, dst) if c is not None])
+    return Plan(select, invalid, [c for c in (src, dst) if c is not None], keys)
 
 
 # -- running it -------------------------------------------------------------------------------------------------
@@ -589,25 +604,12 @@ def annotate_columnar(
     from anyport.traffic.annotate import output_format, start
 
     fmt = output_format(fmt, out_path)
-    if input_format is not None and input_format not in INPUT_KINDS:
-        raise QueryError(f"the duckdb engine reads {', '.join(INPUT_KINDS)}, not {input_format}; use --engine python")
-    kinds = {input_format or input_kind(p) for p in paths}
-    if len(kinds) > 1:
-        raise DataError(f"the duckdb engine reads inputs of one format at a time (found {', '.join(sorted(kinds))})")
-    kind = kinds.pop()
+    kind = kind_of(paths, input_format)
     stats, table = start(kb)
     started = time.perf_counter()
     con = connect(table)
     try:
-        headers = [zeek_header(p) for p in paths] if kind == "zeek" else None
-        source = source_sql(paths, kind, headers)
-        names, types = _columns_of(con, source)
-        verbatim = _verbatim(kind, names, types, columns) if fmt == "csv" else []
-        if verbatim:
-            source = source_sql(paths, kind, headers, verbatim=verbatim)
-            names, types = _columns_of(con, source)
-        empty = headers[0].empty_columns() if headers else None
-        plan = annotate_sql(source, names, columns, empty, types, text=fmt == "csv")
+        source, names, types, headers, plan = prepare(con, paths, kind, columns, text=fmt == "csv")
         target = "/dev/stdout" if out_path == "-" else out_path
         tmp = target if out_path == "-" else f"{out_path}.{os.getpid()}.tmp"
         read = None
@@ -639,6 +641,42 @@ def annotate_columnar(
         con.close()
         stats.seconds = time.perf_counter() - started
     return stats
+
+
+def kind_of(paths: Sequence[str], input_format: str | None) -> str:
+    """The one input kind (:data:`INPUT_KINDS`) of ``paths``: ``input_format`` or detected from content."""
+    if input_format is not None and input_format not in INPUT_KINDS:
+        raise QueryError(f"the duckdb engine reads {', '.join(INPUT_KINDS)}, not {input_format}; use --engine python")
+    kinds = {input_format or input_kind(p) for p in paths}
+    if len(kinds) > 1:
+        raise DataError(f"the duckdb engine reads inputs of one format at a time (found {', '.join(sorted(kinds))})")
+    return kinds.pop()
+
+
+class Prepared(NamedTuple):
+    """What reading ``paths`` takes: the source expression, its columns and types, Zeek headers, the plan."""
+
+    source: str
+    names: list[str]
+    types: list[str]
+    headers: list[ZeekHeader] | None
+    plan: Plan
+
+
+def prepare(
+    con: Any, paths: Sequence[str], kind: str, columns: Mapping[str, str] | None, text: bool = False
+) -> Prepared:
+    """Plan annotating ``paths`` of ``kind`` (``text``: for CSV output, fields kept as written)."""
+    headers = [zeek_header(p) for p in paths] if kind == "zeek" else None
+    source = source_sql(paths, kind, headers)
+    names, types = _columns_of(con, source)
+    verbatim = _verbatim(kind, names, types, columns) if text else []
+    if verbatim:
+        source = source_sql(paths, kind, headers, verbatim=verbatim)
+        names, types = _columns_of(con, source)
+    empty = headers[0].empty_columns() if headers else None
+    plan = annotate_sql(source, names, columns, empty, types, text=text)
+    return Prepared(source, names, types, headers, plan)
 
 
 def _annotate_widened(

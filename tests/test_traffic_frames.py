@@ -1,0 +1,170 @@
+"""Annotated flows in memory (anyport.traffic.frames) against the Python reference and the file engine."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pandas
+import pyarrow
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from anyport.errors import DataError, QueryError
+from anyport.query.kb import KnowledgeBase
+from anyport.traffic.annotate import ADDED, annotate, annotate_files
+from anyport.traffic.frames import annotate_frame, read_annotated
+from anyport.traffic.porttable import PortTable, load_or_build
+from anyport.traffic.readers import ReadStats, read_flows
+from conftest import flow_files
+from test_traffic_engines import ZEEK_TSV, _norm, csv_tables, python_rows
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture(scope="module")
+def table(kb: KnowledgeBase) -> PortTable:
+    return load_or_build(kb)
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return flow_files(tmp_path_factory.mktemp("flows"), 3000)
+
+
+@pytest.fixture(scope="module")
+def large(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """300,000 flows: DuckDB splits the scan between threads and hands back several batches."""
+    return flow_files(tmp_path_factory.mktemp("large"), 300_000)
+
+
+def added(result: pyarrow.Table) -> list[tuple[object, ...]]:
+    return [_norm(row) for row in result.select(list(ADDED)).to_pylist()]
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet", "zeek"])
+def test_read_annotated_equals_the_reference(
+    kind: str, generated: dict[str, Path], table: PortTable, kb: KnowledgeBase, tmp_path: Path
+) -> None:
+    result, stats = read_annotated(generated[kind], kb=kb)
+    assert stats.engine == "duckdb"
+    assert (stats.rows, stats.bad, result.num_rows) == (3000, 0, 3000)
+    assert added(result) == python_rows(table, generated["csv" if kind == "parquet" else kind])
+    assert stats.identified == sum(1 for row in result.column("service").to_pylist() if row)
+    # the input's columns are the file engine's, value for value
+    out = tmp_path / "out.parquet"
+    annotate_files([str(generated[kind])], str(out), "parquet", kb=kb, engine="duckdb")
+    written = pq.read_table(out)
+    assert result.column_names == written.column_names
+    assert result.drop_columns(list(ADDED)).to_pylist() == written.drop_columns(list(ADDED)).to_pylist()
+
+
+@pytest.mark.parametrize("path", ZEEK_TSV, ids=lambda p: p.name)
+def test_read_annotated_on_real_zeek_logs(path: Path, table: PortTable, kb: KnowledgeBase) -> None:
+    result, _ = read_annotated(str(path), kb=kb)
+    assert added(result) == python_rows(table, path)
+
+
+@pytest.mark.parametrize("name", ["zeek/zat_conn.json.log", "pcap/pop3.pcap"])
+def test_what_only_python_reads_comes_through_it(name: str, kb: KnowledgeBase, tmp_path: Path) -> None:
+    result, stats = read_annotated(DATA / name, kb=kb)
+    assert stats.engine == "python"
+    out = tmp_path / "out.parquet"
+    annotate_files([str(DATA / name)], str(out), "parquet", kb=kb, engine="python")
+    assert result.to_pylist() == pq.read_table(out).to_pylist()
+    assert result.num_rows == stats.rows > 0
+
+
+def test_rows_keep_the_input_order_with_several_threads(
+    large: dict[str, Path], kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANYPORT_THREADS", "4")
+    for kind, source in large.items():
+        result, stats = read_annotated(source, kb=kb)
+        assert stats.rows == 300_000
+        # the generator numbers its rows in the uid's last eight hex digits
+        numbers = [int(uid[-8:], 16) for uid in result.column("uid").to_pylist()]
+        assert numbers == list(range(300_000)), f"{kind}: rows out of input order"
+    frame = pq.read_table(large["parquet"]).to_pandas()
+    result = annotate_frame(frame, kb=kb)
+    assert result.column("uid").to_pylist() == frame["uid"].tolist()
+
+
+def test_bad_lines_are_counted_with_their_numbers(kb: KnowledgeBase, tmp_path: Path) -> None:
+    path = tmp_path / "flows.csv"
+    path.write_text(
+        "ts,sport,dport,proto\n1,1234,80,tcp\n2,5,abc,tcp\n3,4,5,6,7\n4,53000,443,udp\n5,70000,22,tcp\n", "utf-8"
+    )
+    result, stats = read_annotated(path, kb=kb)
+    assert result.column("ts").to_pylist() == [1, 4]
+    assert (stats.rows, stats.bad) == (2, 3)
+    report = stats.report()
+    assert "line 4" in report
+    assert "dport='abc'" in report
+    assert "70000" in report
+
+
+def test_frames_from_pandas_and_arrow(generated: dict[str, Path], table: PortTable, kb: KnowledgeBase) -> None:
+    reference = python_rows(table, generated["csv"])
+    frame = pandas.read_csv(generated["csv"])
+    from_pandas = annotate_frame(frame, kb=kb)
+    assert added(from_pandas) == reference
+    assert from_pandas.column_names == [*frame.columns, *ADDED]
+    assert added(annotate_frame(pyarrow.Table.from_pandas(frame), kb=kb)) == reference
+    reader = pyarrow.Table.from_pandas(frame).to_reader(max_chunksize=500)
+    assert added(annotate_frame(reader, kb=kb)) == reference
+    converted = from_pandas.to_pandas()
+    assert str(converted["service"].dtype) == "category"
+    assert converted["service_port"].isna().sum() == sum(1 for row in reference if row[1] is None)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=csv_tables())
+def test_frames_keep_rows_with_a_broken_port(text: str, table: PortTable, kb: KnowledgeBase, tmp_path: Path) -> None:
+    # every row stays; a port that is no port counts as no port on that side, as in anyport.spark.annotate
+    rows = list(csv.DictReader(io.StringIO(text)))
+    frame = pyarrow.table({name: [row[name] for row in rows] for name in ("proto", "sport", "dport", "note")})
+    result = annotate_frame(frame, kb=kb)
+    assert result.column("note").to_pylist() == [row["note"] for row in rows]
+
+    def port(text: str) -> str:
+        return text if text.isdigit() and int(text) <= 65535 else ""
+
+    cleaned = tmp_path / "cleaned.csv"
+    with open(cleaned, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, ["proto", "sport", "dport", "note"])
+        writer.writeheader()
+        writer.writerows({**row, "sport": port(row["sport"]), "dport": port(row["dport"])} for row in rows)
+    stats = ReadStats(str(cleaned))
+    expected = [_norm(item.row) for item in annotate(table, read_flows(str(cleaned), None, stats))]
+    assert stats.bad == 0
+    assert added(result) == expected
+
+
+def test_integer_ports_out_of_range_are_no_ports(kb: KnowledgeBase) -> None:
+    frame = pyarrow.table({"sport": [1234, -1, 70000, None], "dport": [80, 443, 22, None], "proto": ["tcp"] * 4})
+    result = annotate_frame(frame, kb=kb).to_pylist()
+    assert [row["service_port"] for row in result] == [80, 443, 22, None]
+    assert result[3]["service"] == ""
+
+
+def test_empty_and_wrong_inputs(kb: KnowledgeBase, tmp_path: Path) -> None:
+    header_only = tmp_path / "header.csv"
+    header_only.write_text("ts,sport,dport,proto\n", "utf-8")
+    result, stats = read_annotated(header_only, kb=kb)
+    assert (result.num_rows, stats.rows) == (0, 0)
+    assert result.column_names[-len(ADDED) :] == list(ADDED)
+    no_ports = tmp_path / "noport.csv"
+    no_ports.write_text("a,b\n1,2\n", "utf-8")
+    with pytest.raises(DataError, match=r"no port column.*found 'a', 'b'"):
+        read_annotated(no_ports, kb=kb)
+    with pytest.raises(DataError, match="directory"):
+        read_annotated(tmp_path, kb=kb)
+    with pytest.raises(QueryError, match="no input files"):
+        read_annotated([], kb=kb)
+    with pytest.raises(QueryError, match="cannot read a list as a table"):
+        annotate_frame([1, 2, 3], kb=kb)
+    with pytest.raises(DataError, match="no port column"):
+        annotate_frame(pandas.DataFrame({"a": [1]}), kb=kb)
