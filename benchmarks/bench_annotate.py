@@ -121,6 +121,7 @@ def main() -> None:
     parser.add_argument(
         "--skip", action="append", default=[], help="leave out a case (pandas, zat, csv, zeek, memory, any-order)"
     )
+    parser.add_argument("--only", action="append", default=[], help="run only this case (repeat for more)")
     parser.add_argument("--child", nargs=3, metavar=("CASE", "INPUT", "OUTPUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -154,6 +155,8 @@ def main() -> None:
         cases += [("memory-csv-pandas", "csv"), ("pandas", "csv"), ("pandas-to-parquet", "csv")]
     if "zat" not in args.skip and available("zat"):
         cases.append(("zat", "zeek"))
+    if args.only:
+        cases = [(case, fmt) for case, fmt in cases if case in args.only]
     best: dict[str, dict[str, float]] = {}
     for _ in range(args.runs):
         for case, fmt in cases:

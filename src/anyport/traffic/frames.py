@@ -181,27 +181,45 @@ class Answers:
 
         # the table was made in key order, which a scan keeps (preserve_insertion_order): no sort needed
         table = con.sql(f"SELECT k, {ANSWERS} FROM anyport_dense").to_arrow_table().combine_chunks()
-        if len(table) != KEYS or not np.array_equal(table.column("k").to_numpy(), np.arange(-1, KEYS - 1)):
+        if len(table) != KEYS or not np.array_equal(_numpy(table.column("k")), np.arange(-1, KEYS - 1)):
             table = con.sql(f"SELECT k, {ANSWERS} FROM anyport_dense ORDER BY k").to_arrow_table().combine_chunks()
             if len(table) != KEYS:  # the gathers index by position: every key must be there
                 raise DataError("the port table is incomplete; remove its cache (anyport update rebuilds it)")
-        self.side = table.column("side_key").to_numpy()
+        self.side = _numpy(table.column("side_key"))
         self.added = table.drop_columns(["k", "side_key"])
         service = table.column("service").combine_chunks()
-        self.named = (np.asarray(service.dictionary.to_pylist(), dtype=object) != "")[service.indices.to_numpy()]
+        self.named = (np.asarray(service.dictionary.to_pylist(), dtype=object) != "")[_numpy(service.indices)]
 
     def add(self, batch: Any) -> tuple[Any, int]:
         """(``batch`` without its keys, plus each row's answer; how many rows have a service)."""
         import numpy as np
         import pyarrow
 
-        chosen = batch.column("__anyport_dk").to_numpy() + 1
+        chosen = _numpy(batch.column("__anyport_dk")) + 1
         if "__anyport_sk" in batch.schema.names:  # the responder is not known: choose the side
-            sk = batch.column("__anyport_sk").to_numpy() + 1
+            sk = _numpy(batch.column("__anyport_sk")) + 1
             # the destination's port unless the source's ranks higher (annotate.service_side; dst on a tie)
             chosen = np.where(self.side[chosen] >= self.side[sk], chosen, sk)
-        added = self.added.take(pyarrow.array(chosen))
+        # from the buffer itself: pyarrow.array() would first import pandas (0.2 s) to look for its types
+        chosen = np.ascontiguousarray(chosen, dtype=np.int32)
+        indices = pyarrow.Array.from_buffers(pyarrow.int32(), len(chosen), [None, pyarrow.py_buffer(chosen)])
+        added = self.added.take(indices)
         kept = [i for i, name in enumerate(batch.schema.names) if not name.startswith("__anyport_")]
         arrays = [batch.column(i) for i in kept] + [added.column(n).combine_chunks() for n in added.column_names]
         names = [batch.schema.names[i] for i in kept] + added.column_names
         return pyarrow.RecordBatch.from_arrays(arrays, names=names), int(np.count_nonzero(self.named[chosen]))
+
+
+def _numpy(array: Any) -> Any:
+    """A fixed-width Arrow array without nulls as numpy, on its own buffer.
+
+    ``to_numpy()`` would first import pandas (0.2 s) when it is installed, to look for its types.
+    """
+    import numpy as np
+
+    if hasattr(array, "combine_chunks"):  # a table's column
+        array = array.combine_chunks()
+    if array.null_count:
+        raise DataError("a key column holds nulls; please report this")  # the keys are never NULL (coalesce)
+    dtype = np.dtype(array.type.to_pandas_dtype())
+    return np.frombuffer(array.buffers()[1], dtype=dtype, count=len(array), offset=array.offset * dtype.itemsize)
