@@ -15,7 +15,7 @@ interleaved, best of ``--runs``:
 - ``memory``: ``anyport.traffic.frames.read_annotated`` - the flows annotated into a ``pyarrow.Table`` in
   memory, nothing written (``memory-csv-pandas``: and made a pandas DataFrame with ``to_pandas()``);
 - ``pandas``: ``pandas.read_csv`` + ``merge`` with the dense port table on (proto, dport) (no write) - when
-  pandas is installed (``pip install pandas``); ``pandas-to-parquet`` also writes the result (``to_parquet``),
+  pandas is installed (part of the dev set-up); ``pandas-to-parquet`` also writes the result (``to_parquet``),
   which is the work anyport does;
 - ``zat``: loading the conn.log with zat's pandas reader (``LogToDataFrame``) - when zat is installed.
 
