@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 from pathlib import Path
 
 import pandas
@@ -168,3 +169,27 @@ def test_empty_and_wrong_inputs(kb: KnowledgeBase, tmp_path: Path) -> None:
         annotate_frame([1, 2, 3], kb=kb)
     with pytest.raises(DataError, match="no port column"):
         annotate_frame(pandas.DataFrame({"a": [1]}), kb=kb)
+
+
+def test_a_failure_midway_stops_the_fetching_thread(
+    large: dict[str, Path], kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from anyport.traffic import frames
+
+    monkeypatch.setattr(frames, "BATCH_ROWS", 20_000)
+    calls = []
+    add = frames.Answers.add
+
+    def failing(self: frames.Answers, batch: pyarrow.RecordBatch) -> tuple[pyarrow.RecordBatch, int]:
+        calls.append(batch.num_rows)
+        if len(calls) == 2:
+            raise RuntimeError("stop here")
+        return add(self, batch)
+
+    monkeypatch.setattr(frames.Answers, "add", failing)
+    with pytest.raises(RuntimeError, match="stop here"):
+        read_annotated(large["csv"], kb=kb)
+    assert not [t for t in threading.enumerate() if t.name == "anyport-fetch"]
+    monkeypatch.setattr(frames.Answers, "add", add)
+    result, stats = read_annotated(large["csv"], kb=kb)  # and the next run is whole
+    assert result.num_rows == stats.rows == 300_000

@@ -3,7 +3,9 @@
 ``read_annotated("conn.log")`` reads flow files as the DuckDB engine does (Parquet, CSV, Zeek TSV) and
 ``annotate_frame(df)`` takes a table already in memory; both return a ``pyarrow.Table``: the input's columns
 plus ``service``, ``service_port``, ``service_proto``, ``alternatives``, ``confidence`` and ``risk``, the texts
-dictionary-encoded (``to_pandas()`` makes them categoricals), rows in input order.
+dictionary-encoded (``to_pandas()`` makes them categoricals), rows in input order. The table is as big as the
+flows (10 M flows of nine columns: about 1.7 GB); for files bigger than memory, ``anyport annotate -o x.parquet``
+streams in bounded memory.
 
 How: DuckDB reads the flows and works out each row's two keys (transport x port of either side) in a plain
 projection, which keeps the input order on every thread. Choosing the side and adding the columns are then
@@ -137,25 +139,30 @@ def _run(con: Any, query: str, answers: Answers, what: str) -> tuple[Any, int]:
     batches: queue.Queue[Any] = queue.Queue(maxsize=2)
     stop = threading.Event()
 
+    def hand(item: Any) -> bool:
+        """Queue ``item`` for the caller; False when the caller has stopped listening."""
+        while not stop.is_set():
+            try:
+                batches.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def fetch() -> None:
         try:
             for batch in reader:
-                while not stop.is_set():
-                    try:
-                        batches.put(batch, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not hand(batch):
                     return
-            batches.put(None)
+            hand(None)
         except BaseException as exc:  # handed to the caller's thread
-            batches.put(exc)
+            hand(exc)
 
     fetcher = threading.Thread(target=fetch, name="anyport-fetch", daemon=True)
     fetcher.start()
     done: list[Any] = []
     identified = 0
+    finished = False
     try:
         while (batch := batches.get()) is not None:
             if isinstance(batch, BaseException):
@@ -165,8 +172,11 @@ def _run(con: Any, query: str, answers: Answers, what: str) -> tuple[Any, int]:
             annotated, found = answers.add(batch)
             done.append(annotated)
             identified += found
+        finished = True
     finally:
-        stop.set()
+        if not finished:  # failed or interrupted here: the fetcher and DuckDB stop too
+            stop.set()
+            con.interrupt()
         fetcher.join()
     if not done:  # no rows: the schema still has the added columns
         done.append(answers.add(pyarrow.RecordBatch.from_pylist([], schema=reader.schema))[0])
