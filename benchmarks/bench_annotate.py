@@ -12,6 +12,7 @@ interleaved, best of ``--runs``:
 - ``anyport``: ``anyport.traffic.annotate.annotate_files(..., engine="duckdb")`` into the same format, and from
   CSV and Zeek TSV into Parquet (the port table already cached, as after the first run), rows in input order
   (the default), and the same with ``ordered=False`` (``--any-order``, cases ending in ``-any-order``);
+- ``anyport-*-to-arrow``: the same into an Arrow IPC file (``-o x.arrow``, uncompressed);
 - ``memory``: ``anyport.traffic.frames.read_annotated`` - the flows annotated into a ``pyarrow.Table`` in
   memory, nothing written (``memory-csv-pandas``: and made a pandas DataFrame with ``to_pandas()``);
 - ``pandas``: ``pandas.read_csv`` + ``merge`` with the dense port table on (proto, dport) (no write) - when
@@ -91,7 +92,8 @@ ANY_ORDER = "-any-order"
 
 
 def output_of(case: str) -> str:
-    return "parquet" if case.removesuffix(ANY_ORDER).endswith("parquet") else "csv"
+    case = case.removesuffix(ANY_ORDER)
+    return "parquet" if case.endswith("parquet") else "arrow" if case.endswith("arrow") else "csv"
 
 
 def measure(case: str, path: Path, out: Path) -> dict[str, float]:
@@ -119,7 +121,10 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=Path("/tmp/anyport-bench"))
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument(
-        "--skip", action="append", default=[], help="leave out a case (pandas, zat, csv, zeek, memory, any-order)"
+        "--skip",
+        action="append",
+        default=[],
+        help="leave out a case (pandas, zat, csv, zeek, arrow, memory, any-order)",
     )
     parser.add_argument("--only", action="append", default=[], help="run only this case (repeat for more)")
     parser.add_argument("--child", nargs=3, metavar=("CASE", "INPUT", "OUTPUT"), help=argparse.SUPPRESS)
@@ -147,8 +152,12 @@ def main() -> None:
         cases += [("copy-csv", "csv"), ("anyport-csv", "csv"), ("anyport-csv-to-parquet", "csv")]
     if "zeek" not in args.skip:
         cases += [("copy-zeek", "zeek"), ("anyport-zeek", "zeek"), ("anyport-zeek-to-parquet", "zeek")]
+    if "arrow" not in args.skip:  # Arrow IPC out: no join, always in input order (no --any-order variant)
+        cases += [("anyport-parquet-to-arrow", "parquet")]
+        cases += [("anyport-csv-to-arrow", "csv")] if "csv" not in args.skip else []
+        cases += [("anyport-zeek-to-arrow", "zeek")] if "zeek" not in args.skip else []
     if "any-order" not in args.skip:  # the same with --any-order
-        cases += [(case + ANY_ORDER, fmt) for case, fmt in cases if case.startswith("anyport-")]
+        cases += [(case + ANY_ORDER, fmt) for case, fmt in cases if case.startswith("anyport-") and "arrow" not in case]
     if "memory" not in args.skip:
         cases += [("memory-csv", "csv"), ("memory-zeek", "zeek")]
     if "pandas" not in args.skip and available("pandas"):
@@ -202,6 +211,15 @@ def main() -> None:
         ratio(
             "zeek: zat LogToDataFrame s / anyport zeek->parquet s", "zat", f"anyport-zeek-to-parquet{suffix}", ">= 10x"
         )
+    print("  into an Arrow IPC file (uncompressed, rows in input order):")
+    ratio("csv: pandas read_csv+merge s / anyport csv->arrow s", "pandas", "anyport-csv-to-arrow", ">= 2x")
+    ratio("zeek: zat LogToDataFrame s / anyport zeek->arrow s", "zat", "anyport-zeek-to-arrow", ">= 10x")
+    ratio(
+        "parquet: speed vs plain copy (copy s / anyport ->arrow s)",
+        "copy-parquet",
+        "anyport-parquet-to-arrow",
+        "(context)",
+    )
     print("  in memory (nothing written, as pandas and zat):")
     ratio("csv: pandas read_csv+merge s / anyport read_annotated s", "pandas", "memory-csv", ">= 2x")
     ratio("csv: pandas read_csv+merge s / read_annotated+to_pandas s", "pandas", "memory-csv-pandas", "(a DataFrame)")

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import duckdb
+import pyarrow.ipc
 import pyarrow.parquet as pq
 import pytest
 import zstandard
@@ -132,7 +133,7 @@ def large(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return flow_files(tmp_path_factory.mktemp("large"), 300_000)
 
 
-@pytest.mark.parametrize("fmt", ["csv", "parquet", "jsonl"])
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "jsonl", "arrow"])
 def test_rows_keep_the_input_order_with_several_threads(
     fmt: str, large: dict[str, Path], kb: KnowledgeBase, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -144,6 +145,8 @@ def test_rows_keep_the_input_order_with_several_threads(
         annotate_files([str(source)], str(out), fmt, kb=kb, engine="duckdb")
         if fmt == "parquet":
             uids = pq.read_table(out, columns=["uid"]).column("uid").to_pylist()
+        elif fmt == "arrow":
+            uids = pyarrow.ipc.open_file(out).read_all().column("uid").to_pylist()
         elif fmt == "csv":
             with open(out, encoding="utf-8", newline="") as handle:
                 uids = [row["uid"] for row in csv.DictReader(handle)]

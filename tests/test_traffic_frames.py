@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas
 import pyarrow
+import pyarrow.ipc
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,7 +20,7 @@ from anyport.traffic.annotate import ADDED, annotate, annotate_files
 from anyport.traffic.frames import annotate_frame, read_annotated
 from anyport.traffic.porttable import PortTable, load_or_build
 from anyport.traffic.readers import ReadStats, read_flows
-from conftest import flow_files
+from conftest import flow_files, run_cli
 from test_traffic_engines import ZEEK_TSV, _norm, csv_tables, python_rows
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -193,3 +194,43 @@ def test_a_failure_midway_stops_the_fetching_thread(
     monkeypatch.setattr(frames.Answers, "add", add)
     result, stats = read_annotated(large["csv"], kb=kb)  # and the next run is whole
     assert result.num_rows == stats.rows == 300_000
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet", "zeek"])
+def test_arrow_files_hold_the_in_memory_table(
+    kind: str, generated: dict[str, Path], kb: KnowledgeBase, tmp_path: Path
+) -> None:
+    # anyport annotate -o x.arrow streams the same batches into an Arrow IPC file (Feather v2)
+    out = tmp_path / "out.arrow"
+    stats = annotate_files([str(generated[kind])], str(out), "arrow", kb=kb, engine="duckdb")
+    written = pyarrow.ipc.open_file(out).read_all()
+    expected, read = read_annotated(generated[kind], kb=kb)
+    assert written.equals(expected)
+    assert (stats.rows, stats.identified) == (3000, read.identified)
+    assert pandas.read_feather(out)["service"].tolist() == expected.column("service").to_pylist()
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_arrow_files_from_the_python_engine(kb: KnowledgeBase, tmp_path: Path) -> None:
+    source = str(DATA / "pcap" / "pop3.pcap")
+    annotate_files([source], str(tmp_path / "a.arrow"), "arrow", kb=kb)
+    annotate_files([source], str(tmp_path / "a.parquet"), "parquet", kb=kb)
+    written = pyarrow.ipc.open_file(tmp_path / "a.arrow").read_all()
+    assert written.to_pylist() == pq.read_table(tmp_path / "a.parquet").to_pylist()
+    assert written.num_rows > 0
+
+
+def test_arrow_output_from_the_command_line(generated: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "flows.feather"
+    done = run_cli("annotate", str(generated["csv"]), "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    assert pyarrow.ipc.open_file(out).read_all().num_rows == 3000
+    done = run_cli("annotate", str(generated["csv"]), "--format", "arrow")
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "anyport: an Arrow file is not written to a terminal or pipe; give an output file with -o FILE.arrow"
+    )
+    empty = tmp_path / "header.csv"
+    empty.write_text("ts,sport,dport,proto\n", "utf-8")
+    assert run_cli("annotate", str(empty), "-o", str(tmp_path / "e.arrow"), "--engine", "duckdb").returncode == 0
+    assert pyarrow.ipc.open_file(tmp_path / "e.arrow").read_all().column_names[-len(ADDED) :] == list(ADDED)

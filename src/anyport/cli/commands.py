@@ -214,6 +214,8 @@ def _output_format(output: str, fmt: str | None) -> str:
         return "parquet"
     if lowered.endswith((".jsonl", ".json", ".ndjson")):
         return "jsonl"
+    if lowered.endswith((".arrow", ".feather", ".ipc")):
+        return "arrow"
     return "csv"
 
 

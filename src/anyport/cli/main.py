@@ -161,8 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default="-", metavar="FILE", help="write here instead of stdout")
     p.add_argument(
         "--format",
-        choices=("csv", "jsonl", "parquet"),
-        help="output format (default: from the output's extension, else csv)",
+        choices=("csv", "jsonl", "parquet", "arrow"),
+        help="output format (default: from the output's extension, else csv); arrow: an Arrow IPC file "
+        "(Feather v2, uncompressed: pandas.read_feather, polars.read_ipc)",
     )
     p.add_argument("--columns", default="", metavar="MAP", help="column names of a CSV: dst_port=dport,proto=p")
     p.add_argument(

@@ -182,8 +182,9 @@ def output_format(fmt: str, out_path: str) -> str:
     fmt = "jsonl" if fmt == "json" else fmt
     if fmt not in OUTPUT_FORMATS:
         raise QueryError(f"unknown output format {fmt!r}; use {', '.join(OUTPUT_FORMATS)}")
-    if out_path == "-" and fmt == "parquet":
-        raise QueryError("Parquet is not written to a terminal or pipe; give an output file with -o FILE.parquet")
+    if out_path == "-" and fmt in ("parquet", "arrow"):
+        name = "Parquet" if fmt == "parquet" else "an Arrow file"
+        raise QueryError(f"{name} is not written to a terminal or pipe; give an output file with -o FILE.{fmt}")
     return fmt
 
 
@@ -261,7 +262,7 @@ def capture_flows(path: str, stats: ReadStats) -> Iterator[Flow]:
 
 
 ENGINES = ("auto", "python", "duckdb")  # Spark runs through anyport.spark.annotate_paths
-OUTPUT_FORMATS = ("csv", "jsonl", "parquet")
+OUTPUT_FORMATS = ("csv", "jsonl", "parquet", "arrow")  # arrow: an Arrow IPC file (Feather v2)
 # from this much input on, "auto" hands CSV and Zeek TSV to DuckDB when it is installed
 AUTO_DUCKDB_BYTES = 64 << 20
 
@@ -295,7 +296,7 @@ def choose_engine(paths: Sequence[str], fmt: str, engine: str = "auto", input_fo
         return "python"  # the Python engine reads it, or explains why not
     if len(kinds) != 1:
         return "python"
-    if fmt == "parquet":
+    if fmt in ("parquet", "arrow"):
         return "duckdb"
     return "duckdb" if sum(os.path.getsize(p) for p in paths) >= AUTO_DUCKDB_BYTES else "python"
 
@@ -311,7 +312,7 @@ def annotate_files(
     input_format: str | None = None,
     ordered: bool = True,
 ) -> AnnotateStats:
-    """Annotate every flow of ``paths`` into ``out_path`` ('-' for stdout) as csv, jsonl or parquet.
+    """Annotate every flow of ``paths`` into ``out_path`` ('-' for stdout) as csv, jsonl, parquet or arrow.
 
     ``engine`` is one of :data:`ENGINES` (see :func:`choose_engine`); ``progress(done, total, unit)`` is called
     now and then (unit 'bytes' of input, or 'percent'; total None when unknown). ``input_format`` forces the
@@ -347,8 +348,8 @@ def annotate_files(
             stats.identified += bool(item.info and item.info.service)
             yield item
 
-    if fmt == "parquet":
-        written = write_parquet(counted(), out_path)
+    if fmt in ("parquet", "arrow"):
+        written = (write_parquet if fmt == "parquet" else write_arrow)(counted(), out_path)
     elif out_path == "-":
         written = (write_csv if fmt == "csv" else write_jsonl)(counted(), sys.stdout)
     else:
@@ -438,6 +439,26 @@ def write_parquet(rows: Iterable[Annotated], out_path: str, batch: int = 65536) 
     tmp = f"{out_path}.{os.getpid()}.tmp"
     try:
         with pyarrow.parquet.ParquetWriter(tmp, first.schema, compression="zstd") as writer:
+            for piece in itertools.chain([first], batches):
+                writer.write_batch(piece)
+                count += piece.num_rows
+        os.replace(tmp, out_path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return count
+
+
+def write_arrow(rows: Iterable[Annotated], out_path: str, batch: int = 65536) -> int:
+    """Annotated rows as an Arrow IPC file (Feather v2, uncompressed), in batches (:func:`arrow_batches`)."""
+    batches = arrow_batches(rows, batch)
+    first = next(batches)
+    import pyarrow.ipc  # type: ignore[import-untyped]
+
+    count = 0
+    tmp = f"{out_path}.{os.getpid()}.tmp"
+    try:
+        with pyarrow.ipc.new_file(tmp, first.schema) as writer:
             for piece in itertools.chain([first], batches):
                 writer.write_batch(piece)
                 count += piece.num_rows

@@ -1,4 +1,4 @@
-"""Annotate big flow tables with DuckDB: Parquet, CSV and Zeek TSV in; Parquet, CSV or JSON lines out.
+"""Annotate big flow tables with DuckDB: Parquet, CSV and Zeek TSV in; Parquet, CSV, JSON lines or Arrow out.
 
 The Python engine (:mod:`anyport.traffic.annotate`) handles a flow at a time; this one hands the whole job to
 DuckDB as one ``COPY (SELECT ...) TO`` statement, so a 10 M-row table costs about what DuckDB needs to read
@@ -19,7 +19,9 @@ Output rows keep the input's order. DuckDB promises that through a join only on 
 - a big input otherwise is cut into one piece per thread (:mod:`anyport.traffic.pieces`: byte ranges of a CSV or
   Zeek log at line ends, row ranges of a Parquet file), each annotated by its own one-thread query, the parts
   joined in order (text appended, Parquet row groups moved under one footer: :mod:`anyport.traffic.parquetjoin`);
-- ``ordered=False`` (``--any-order``) runs one query on every thread and lets their blocks interleave.
+- ``ordered=False`` (``--any-order``) runs one query on every thread and lets their blocks interleave;
+- Arrow IPC output takes no join at all: DuckDB computes each row's keys in a projection, which keeps the order on
+  every thread, and the answers are gathered per batch (:mod:`anyport.traffic.frames`).
 
 Needs the ``traffic`` extra (duckdb, pyarrow); imported only when used.
 """
@@ -594,7 +596,7 @@ def annotate_columnar(
     input_format: str | None = None,
     ordered: bool = True,
 ) -> AnnotateStats:
-    """Annotate Parquet/CSV/Zeek TSV ``paths`` into ``out_path`` as parquet, csv or jsonl with DuckDB.
+    """Annotate Parquet/CSV/Zeek TSV ``paths`` into ``out_path`` as parquet, csv, jsonl or arrow with DuckDB.
 
     ``progress`` (if given) is called with the percentage done while the query runs. With ``ordered`` the rows
     keep the input order, which DuckDB can only promise by running the joins on one thread; without it they
@@ -613,7 +615,19 @@ def annotate_columnar(
         target = "/dev/stdout" if out_path == "-" else out_path
         tmp = target if out_path == "-" else f"{out_path}.{os.getpid()}.tmp"
         read = None
-        if out_path != "-":  # the faster ways in input order (see the module's docstring)
+        if fmt == "arrow":  # keys by a projection, answers gathered (see anyport.traffic.frames): in order
+            from anyport.traffic.frames import annotate_to_arrow
+
+            try:
+                count, stats.identified = annotate_to_arrow(
+                    con, plan.keys, tmp, f"annotating {', '.join(paths)}", progress
+                )
+            except BaseException:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+                raise
+            read = _file_stats(con, paths, kind, plan, source, count)
+        if read is None and out_path != "-":  # the faster ways in input order (see the module's docstring)
             read = _annotate_widened(con, paths, kind, fmt, plan, source, names, tmp, progress)
             cut = _pieces(con, paths, kind, fmt, names, types) if read is None and ordered else None
             if cut is not None:
@@ -636,7 +650,8 @@ def annotate_columnar(
         stats.rows = read.records
         stats.files = [read]
         # not counted for text: it would take a second pass over the file
-        stats.identified = _identified(con, target) if fmt == "parquet" else -1
+        if fmt != "arrow":
+            stats.identified = _identified(con, target) if fmt == "parquet" else -1
     finally:
         con.close()
         stats.seconds = time.perf_counter() - started

@@ -26,7 +26,7 @@ from anyport.traffic.columnar import _file_stats, _first_line, annotate_sql, con
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping, Sequence
+    from collections.abc import Callable, Iterator, Mapping, Sequence
     from typing import Any
 
     from anyport.query.kb import KnowledgeBase
@@ -123,7 +123,52 @@ def _read_python(
 
 
 def _run(con: Any, query: str, answers: Answers, what: str) -> tuple[Any, int]:
-    """(the rows of ``query`` annotated, as one Arrow table in order; how many have a service).
+    """(the rows of ``query`` annotated, as one Arrow table in order; how many have a service)."""
+    import pyarrow
+
+    done: list[Any] = []
+    identified = stream(con, query, answers, what, done.append)
+    return pyarrow.Table.from_batches(done), identified
+
+
+def annotate_to_arrow(
+    con: Any, query: str, out_path: str, what: str, progress: Callable[[float], None] | None = None
+) -> tuple[int, int]:
+    """Annotate the rows of ``query`` into ``out_path`` as an Arrow IPC file (Feather v2), uncompressed, in input
+    order and bounded memory; (rows written, how many have a service)."""
+    import pyarrow.ipc  # type: ignore[import-untyped]
+
+    answers = Answers(con)
+    writer = None
+    rows = 0
+
+    def sink(batch: Any) -> None:
+        nonlocal writer, rows
+        if writer is None:
+            writer = pyarrow.ipc.new_file(out_path, batch.schema)
+        writer.write_batch(batch)
+        rows += batch.num_rows
+        if progress is not None:
+            try:
+                value = float(con.query_progress())
+            except Exception:  # no progress to tell
+                return
+            if value >= 0:
+                progress(value)
+
+    try:
+        identified = stream(con, query, answers, what, sink)
+    finally:
+        if writer is not None:
+            writer.close()
+    if progress is not None:
+        progress(100.0)
+    return rows, identified
+
+
+def stream(con: Any, query: str, answers: Answers, what: str, sink: Callable[[Any], None]) -> int:
+    """Hand every batch of ``query``'s rows, annotated and in order, to ``sink`` (at least one, maybe empty, so
+    that the schema is known); how many rows have a service.
 
     DuckDB fetches the next batch on a second thread while this one annotates the last.
     """
@@ -160,9 +205,8 @@ def _run(con: Any, query: str, answers: Answers, what: str) -> tuple[Any, int]:
 
     fetcher = threading.Thread(target=fetch, name="anyport-fetch", daemon=True)
     fetcher.start()
-    done: list[Any] = []
     identified = 0
-    finished = False
+    handed = finished = False
     try:
         while (batch := batches.get()) is not None:
             if isinstance(batch, BaseException):
@@ -170,7 +214,8 @@ def _run(con: Any, query: str, answers: Answers, what: str) -> tuple[Any, int]:
                     raise batch
                 raise DataError(f"{what} failed: {_first_line(batch)}")
             annotated, found = answers.add(batch)
-            done.append(annotated)
+            sink(annotated)
+            handed = True
             identified += found
         finished = True
     finally:
@@ -178,9 +223,9 @@ def _run(con: Any, query: str, answers: Answers, what: str) -> tuple[Any, int]:
             stop.set()
             con.interrupt()
         fetcher.join()
-    if not done:  # no rows: the schema still has the added columns
-        done.append(answers.add(pyarrow.RecordBatch.from_pylist([], schema=reader.schema))[0])
-    return pyarrow.Table.from_batches(done), identified
+    if not handed:  # no rows: the schema still has the added columns
+        sink(answers.add(pyarrow.RecordBatch.from_pylist([], schema=reader.schema))[0])
+    return identified
 
 
 class Answers:
