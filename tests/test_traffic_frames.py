@@ -234,3 +234,12 @@ def test_arrow_output_from_the_command_line(generated: dict[str, Path], tmp_path
     empty.write_text("ts,sport,dport,proto\n", "utf-8")
     assert run_cli("annotate", str(empty), "-o", str(tmp_path / "e.arrow"), "--engine", "duckdb").returncode == 0
     assert pyarrow.ipc.open_file(tmp_path / "e.arrow").read_all().column_names[-len(ADDED) :] == list(ADDED)
+
+
+def test_arrow_output_reports_progress(large: dict[str, Path], kb: KnowledgeBase, tmp_path: Path) -> None:
+    calls: list[tuple[float, float | None, str]] = []
+    out = tmp_path / "out.arrow"
+    annotate_files([str(large["csv"])], str(out), "arrow", kb=kb, engine="duckdb", progress=lambda *a: calls.append(a))
+    assert calls[-1] == (100.0, 100.0, "percent")
+    assert all(0 <= done <= 100 for done, _, _ in calls)
+    assert pyarrow.ipc.open_file(out).read_all().num_rows == 300_000
