@@ -263,7 +263,9 @@ def _add_service(
             continue
         if spec.kind == "ip":
             assert spec.ip_proto is not None
-            selection.protocols.append(ProtocolRule(owner, spec.ip_proto, spec.note, sources))
+            rule = ProtocolRule(owner, spec.ip_proto, spec.note, sources)
+            if rule not in selection.protocols:  # asked for and also used by another (gre, and pptp's gre)
+                selection.protocols.append(rule)
             continue
         run_time = spec.allocation in RUN_TIME and not (
             spec.allocation == "selected" and sum(r.width for r in spec.ranges) <= SELECTED_NARROW

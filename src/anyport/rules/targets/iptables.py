@@ -120,8 +120,9 @@ class Iptables(Target):
                             f"-A {chain} {iface}{peer}-p {transport} -m multiport --dports {ports} "
                             f"{_comment(' '.join(owners))} -j {verdict}"
                         )
-                for proto in group.protocols:
-                    out.append(f"-A {chain} {iface}{peer}-p {proto.protocol} {_comment(proto.service)} -j {verdict}")
+                for number in group.protocol_numbers():  # one rule per protocol, whoever uses it
+                    owners = sorted({p.service for p in group.protocols if p.protocol == number})
+                    out.append(f"-A {chain} {iface}{peer}-p {number} {_comment(' '.join(owners))} -j {verdict}")
         out.append("COMMIT")
         return "\n".join(out) + "\n"
 
