@@ -358,3 +358,17 @@ def test_summary_reports_progress(generated: dict[str, Path], kb: KnowledgeBase)
     size = float(generated["csv"].stat().st_size)
     assert summary["flows"] == 3000
     assert calls[-1] == (size, size, "bytes")
+
+
+def test_trailing_delimiters_read_alike(kb: KnowledgeBase, tmp_path: Path) -> None:
+    # empty fields past the header (a trailing comma or two) are no data: both engines keep the row; a value there
+    # makes the line bad in both
+    path = tmp_path / "flows.csv"
+    path.write_text("proto,sport,dport\ntcp,40000,443,\nudp,40001,53,,\ntcp,40002,22,5\ntcp,40003,25\n", "utf-8")
+    rows = {}
+    for engine in ("python", "duckdb"):
+        out = tmp_path / f"{engine}.csv"
+        stats = annotate_files([str(path)], str(out), "csv", kb=kb, engine=engine)
+        assert (stats.rows, stats.bad) == (3, 1)
+        rows[engine] = out.read_text("utf-8")
+    assert rows["python"] == rows["duckdb"]

@@ -519,6 +519,8 @@ def _csv(
         except (csv.Error, StopIteration) as exc:
             stats.bad_line(number, f"unreadable CSV ({exc})")
             continue
+        if len(values) > len(header) and not any(values[len(header) :]):
+            del values[len(header) :]  # only empty fields past the header (trailing delimiters), as DuckDB reads them
         if len(values) != len(header):
             stats.bad_line(number, f"expected {len(header)} columns, found {len(values)}")
             continue
@@ -724,6 +726,8 @@ def _nfdump(lines: Iterator[tuple[int, str | None]], stats: ReadStats) -> Iterat
             stats.skipped += 1
             continue
         values = [v.strip() for v in text.split(",")]
+        if len(values) > len(header) and not any(values[len(header) :]):
+            del values[len(header) :]  # only empty fields past the header (trailing delimiters), as DuckDB reads them
         if len(values) != len(header):
             stats.bad_line(number, f"expected {len(header)} columns, found {len(values)}")
             continue
