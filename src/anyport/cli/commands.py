@@ -247,7 +247,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
     from anyport.traffic.annotate import render_summary, summary_files
 
     with ProgressBar("reading flows") as bar:
-        summary = summary_files(args.inputs, _columns(args.columns), progress=bar)
+        summary = summary_files(args.inputs, _columns(args.columns), progress=bar, engine=args.engine)
     if args.html:
         from anyport.cli.files import write_outputs
         from anyport.traffic.report import render_html

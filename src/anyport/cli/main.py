@@ -189,6 +189,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", metavar="INPUT")
     p.add_argument("--columns", default="", metavar="MAP", help="column names of a CSV: dst_port=dport,proto=p")
     p.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report with charts to FILE")
+    p.add_argument(
+        "--engine",
+        choices=("auto", "python", "duckdb"),
+        default="auto",
+        help="auto (default): DuckDB for Parquet and big CSV/Zeek files (the same summary, much sooner), Python "
+        "for the rest",
+    )
     _add_format(p)
 
     p = sub.add_parser("listening", help="this host's listening sockets, annotated, with their processes")

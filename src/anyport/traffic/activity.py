@@ -35,11 +35,15 @@ class Volume:
         self.packets: int | None = None
 
     def add(self, flow: Flow) -> None:
-        self.flows += 1
-        if flow.bytes is not None:
-            self.bytes = flow.bytes if self.bytes is None else self.bytes + flow.bytes
-        if flow.packets is not None:
-            self.packets = flow.packets if self.packets is None else self.packets + flow.packets
+        self.add_many(1, flow.bytes, flow.packets)
+
+    def add_many(self, flows: int, nbytes: int | None, packets: int | None) -> None:
+        """``flows`` flows with ``nbytes`` and ``packets`` between them (None: none of them said)."""
+        self.flows += flows
+        if nbytes is not None:
+            self.bytes = nbytes if self.bytes is None else self.bytes + nbytes
+        if packets is not None:
+            self.packets = packets if self.packets is None else self.packets + packets
 
     def as_dict(self, order: tuple[str, ...] = ("flows", "packets", "bytes")) -> dict[str, object]:
         values = {"flows": self.flows, "bytes": self.bytes, "packets": self.packets}
@@ -53,14 +57,14 @@ class PortActivity:
         self.counts: dict[tuple[str, int], int] = {}
         self.names: dict[tuple[str, int], str] = {}  # the table gives a port one service: the first is the one
 
-    def add(self, transport: str, port: int, service: str) -> None:
+    def add(self, transport: str, port: int, service: str, flows: int = 1) -> None:
         key = (transport, port)
         count = self.counts.get(key)
         if count is None:
-            self.counts[key] = 1
+            self.counts[key] = flows
             self.names[key] = service
         else:
-            self.counts[key] = count + 1
+            self.counts[key] = count + flows
 
     def as_dict(self) -> dict[str, object]:
         """``bucket_size``, sparse ``buckets`` (transport -> [[bucket, flows], ...]) and the busiest ``top_ports``."""
@@ -135,11 +139,15 @@ class TimeSpan:
         if end is None:
             duration = _duration(fields.get("duration"))
             end = start + duration if duration is not None else start
-        self.timed += 1
-        if self.first is None or start < self.first:
-            self.first = start
-        if self.last is None or end > self.last:
-            self.last = max(end, start)
+        self.add_range(start, max(end, start), 1)
+
+    def add_range(self, first: float, last: float, flows: int) -> None:
+        """``flows`` timed flows seen between ``first`` and ``last`` (epoch seconds)."""
+        self.timed += flows
+        if self.first is None or first < self.first:
+            self.first = first
+        if self.last is None or last > self.last:
+            self.last = last
 
     def as_dict(self) -> dict[str, object] | None:
         """``first``/``last`` (epoch seconds), the same as ISO 8601 UTC, ``seconds`` between and ``flows`` timed."""

@@ -43,6 +43,7 @@ from anyport.errors import DataError
 from anyport.traffic.compressed import compression_of
 from anyport.traffic.porttable import TABLE_TRANSPORTS, PortInfo, PortTable, load_or_build
 from anyport.traffic.readers import Flow, ReadStats, is_parquet, read_flows
+from anyport.traffic.tally import Catalog, Tally
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -57,8 +58,6 @@ ADDED = ("service", "service_port", "service_proto", "alternatives", "confidence
 IANA_EPHEMERAL = (49152, 65535)
 LINUX_EPHEMERAL = (32768, 60999)
 # Zeek analyzer names that are not names in the catalog
-ZEEK_NAMES = {"ssl": "https", "krb": "kerberos", "krb_tcp": "kerberos", "dce_rpc": "msrpc", "rfb": "vnc"}
-TOP = 20
 
 
 def ephemeral(port: int) -> bool:
@@ -472,44 +471,6 @@ def write_arrow(rows: Iterable[Annotated], out_path: str, batch: int = 65536) ->
 # -- summary ------------------------------------------------------------------------------------------------
 
 
-class _Catalog:
-    """Zeek service names -> catalog ids and their ports, cached (for unusual ports and agreement)."""
-
-    def __init__(self, kb: KnowledgeBase) -> None:
-        self.kb = kb
-        self._ids: dict[str, set[str]] = {}
-        self._ports: dict[tuple[str, str], list[tuple[int, int]] | None] = {}
-        self._risks: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
-
-    def ids(self, zeek_name: str) -> set[str]:
-        name = zeek_name.strip().lower()
-        if name not in self._ids:
-            name = name.removeprefix("spicy_")
-            found = {sid for sid, _kind in self.kb.resolve_name(ZEEK_NAMES.get(name, name))}
-            found |= {sid for sid, _kind in self.kb.resolve_name(name)}
-            self._ids[zeek_name.strip().lower()] = found
-        return self._ids[zeek_name.strip().lower()]
-
-    def risks(self, sid: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """The service's risk tags and risk notes (both empty when its entry has none)."""
-        found = self._risks.get(sid)
-        if found is None:
-            service = self.kb.service(sid)
-            found = self._risks[sid] = (service.risk_tags, service.risks) if service else ((), ())
-        return found
-
-    def ports(self, sid: str, transport: str) -> list[tuple[int, int]]:
-        key = (sid, transport)
-        if key not in self._ports:
-            rows = self.kb.rows("SELECT start, end FROM ranges WHERE service = ? AND transport = ?", (sid, transport))
-            self._ports[key] = [(r[0], r[1]) for r in rows]
-        return self._ports[key] or []
-
-
-def zeek_names(flow: Flow) -> list[str]:
-    return [n for n in (part.strip() for part in flow.service.split(",")) if n and n != "-"]
-
-
 def summarize(rows: Iterable[Annotated], kb: KnowledgeBase | None = None) -> dict[str, object]:
     """Traffic by service, unknown ports, trojan-history ports, services on unusual ports, risky services.
 
@@ -521,124 +482,19 @@ def summarize(rows: Iterable[Annotated], kb: KnowledgeBase | None = None) -> dic
     own = kb is None
     base = KnowledgeBase.open() if kb is None else kb
     try:
-        return _summarize(rows, _Catalog(base))
+        return _summarize(rows, Catalog(base))
     finally:
         if own:
             base.close()
 
 
-def _summarize(rows: Iterable[Annotated], catalog: _Catalog) -> dict[str, object]:
-    from anyport.traffic.activity import PortActivity, TimeSpan, Volume
-
-    flows = 0
-    total_bytes: int | None = None
-    total_packets: int | None = None
-    no_port = 0
-    transports: dict[str, Volume] = {}
-    volumes: dict[str, Volume] = {}
-    activity = PortActivity()
-    span = TimeSpan()
-    by_service: dict[str, dict[str, object]] = {}
-    unknown: dict[str, int] = {}
-    trojans: dict[str, dict[str, object]] = {}
-    unusual: dict[tuple[str, str], dict[str, object]] = {}
-    risky: dict[str, dict[str, object]] = {}
-    compared = agree = in_top = 0
-    disagreements: dict[tuple[str, str, str], int] = {}
+def _summarize(rows: Iterable[Annotated], catalog: Catalog) -> dict[str, object]:
+    tally = Tally(catalog)
     for item in rows:
-        flows += 1
-        flow, info, port = item.flow, item.info, item.port
-        if flow.bytes is not None:
-            total_bytes = (total_bytes or 0) + flow.bytes
-        if flow.packets is not None:
-            total_packets = (total_packets or 0) + flow.packets
-        proto_volume = transports.get(flow.proto or "other")
-        if proto_volume is None:
-            proto_volume = transports[flow.proto or "other"] = Volume()
-        proto_volume.add(flow)
-        span.add(flow)
-        if info is None or port is None:
-            no_port += 1
-            continue
-        where = f"{port}/{flow.proto}"
-        activity.add(flow.proto, port, info.service)
-        if info.service:
-            volume = volumes.get(info.service)
-            if volume is None:
-                volume = volumes[info.service] = Volume()
-                by_service[info.service] = {"service": info.service, "title": info.title}
-            volume.add(flow)
-            risk_entry = risky.get(info.service)
-            if risk_entry is None:
-                tags, notes = catalog.risks(info.service)
-                if notes:
-                    risk_entry = risky[info.service] = {
-                        "service": info.service,
-                        "flows": 0,
-                        "risk": ";".join(tags),
-                        "notes": list(notes),
-                    }
-            if risk_entry is not None:
-                risk_entry["flows"] = int(risk_entry["flows"]) + 1  # type: ignore[call-overload]
-        else:
-            unknown[where] = unknown.get(where, 0) + 1
-        if info.trojan:
-            trojan = trojans.setdefault(where, {"port": where, "flows": 0, "service": info.service})
-            trojan["flows"] = int(trojan["flows"]) + 1  # type: ignore[call-overload]
-        names = zeek_names(flow)
-        if names:
-            compared += 1
-            ids = set().union(*(catalog.ids(n) for n in names))
-            agree += info.service in ids
-            in_top += bool(ids & {info.service, *info.alternatives})
-            if info.service not in ids:
-                key = (flow.service, where, info.service or "(unknown)")
-                disagreements[key] = disagreements.get(key, 0) + 1
-            for name in names:
-                known_ids = catalog.ids(name)
-                if not known_ids:
-                    continue
-                if not any(start <= port <= end for sid in known_ids for start, end in catalog.ports(sid, flow.proto)):
-                    odd = unusual.setdefault(
-                        (name, where), {"zeek_service": name, "port": where, "flows": 0, "catalog": sorted(known_ids)}
-                    )
-                    odd["flows"] = int(odd["flows"]) + 1  # type: ignore[call-overload]
-
-    for sid, entry in by_service.items():
-        entry.update(volumes[sid].as_dict(("flows", "bytes", "packets")))
-
-    def top(values: Iterable[dict[str, object]]) -> list[dict[str, object]]:
-        return sorted(values, key=lambda e: (-int(e["flows"]), str(e.get("service") or e.get("port"))))[:TOP]  # type: ignore[call-overload]
-
-    return {
-        "flows": flows,
-        "bytes": total_bytes,
-        "packets": total_packets,
-        "without_port": no_port,
-        "by_service": top(by_service.values()),
-        "by_service_bytes": sorted(
-            (e for e in by_service.values() if e["bytes"]),
-            key=lambda e: (-int(e["bytes"]), str(e["service"])),  # type: ignore[call-overload]
-        )[:TOP],
-        "services": len(by_service),
-        "transports": {name: transports[name].as_dict() for name in sorted(transports)},
-        "time": span.as_dict(),
-        "port_activity": activity.as_dict(),
-        "unknown_ports": top({"port": p, "flows": n} for p, n in unknown.items()),
-        "trojan_ports": top(trojans.values()),
-        "unusual_ports": top(unusual.values()),
-        "risky_services": top(risky.values()),
-        "agreement": {
-            "compared": compared,
-            "agree": agree,
-            "in_top5": in_top,
-            "rate": round(agree / compared, 4) if compared else None,
-            "disagreements": [
-                {"zeek": z, "port": p, "anyport": a, "flows": n}
-                for (z, p, a), n in sorted(disagreements.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP]
-            ],
-        },
-    }
+        flow = item.flow
+        tally.span.add(flow)
+        tally.add(flow.proto, item.info, item.port, flow.service, 1, flow.bytes, flow.packets)
+    return tally.result()
 
 
 def summary_files(
@@ -646,23 +502,40 @@ def summary_files(
     columns: Mapping[str, str] | None = None,
     kb: KnowledgeBase | None = None,
     progress: Progress | None = None,
+    engine: str = "auto",
 ) -> dict[str, object]:
     """:func:`summarize` over every flow of ``paths``; ``files`` holds each file's read statistics.
 
-    ``progress(done, total, unit)`` is called now and then, as for :func:`annotate_files`.
+    ``progress(done, total, unit)`` is called now and then, as for :func:`annotate_files`. ``engine`` as there:
+    'auto' hands Parquet and big CSV/Zeek TSV files to DuckDB (:mod:`anyport.traffic.columnar_summary`), which
+    gives the same summary, or leaves them to the Python engine when an input holds values only it reads exactly.
     """
     from anyport.query.kb import KnowledgeBase
 
     paths = list(paths)
+    chosen = choose_engine(paths, "csv", engine)
     own = kb is None
     base = KnowledgeBase.open() if kb is None else kb
     try:
-        stats = AnnotateStats()
         table = load_or_build(base)
+        if chosen == "duckdb":
+            from anyport.traffic.columnar import require
+            from anyport.traffic.columnar_summary import summary_columnar
+
+            require()
+
+            def percent(value: float) -> None:
+                assert progress is not None
+                progress(value, 100.0, "percent")
+
+            summary = summary_columnar(paths, table, base, columns, percent if progress is not None else None)
+            if summary is not None:
+                return summary
+        stats = AnnotateStats()
         flows = _all_flows(paths, stats, columns)
         if progress is not None:
             flows = _reporting(flows, stats, progress, _plain_size(paths))
-        summary = _summarize(annotate(table, flows), _Catalog(base))
+        summary = _summarize(annotate(table, flows), Catalog(base))
         summary["files"] = [s.as_dict() for s in stats.files]
         return summary
     finally:

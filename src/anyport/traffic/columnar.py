@@ -33,7 +33,7 @@ import os
 import re
 import threading
 import time
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from anyport.errors import DataError, QueryError
 from anyport.traffic.annotate import ADDED, AnnotateStats
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 
     from anyport.query.kb import KnowledgeBase
 
+T = TypeVar("T")
 INPUT_KINDS = ("parquet", "csv", "zeek")
 # Zeek TSV types -> DuckDB types (anything else, addresses and sets included, stays text)
 ZEEK_TYPES = {
@@ -938,6 +939,13 @@ def _annotate_pieces(
 
 def _run_with_progress(con: Any, statement: str, progress: Callable[[float], None] | None) -> int:
     """Run ``statement``; call ``progress`` with DuckDB's percentage from a watcher thread meanwhile."""
+    row = watched(con, progress, lambda: con.execute(statement).fetchone())
+    return int(row[0]) if row else 0
+
+
+def watched(con: Any, progress: Callable[[float], None] | None, call: Callable[[], T]) -> T:
+    """``call()``, which runs a query on ``con``, with ``progress`` told DuckDB's percentage meanwhile (and 100
+    at the end) from a watcher thread."""
     done = threading.Event()
 
     def watch() -> None:
@@ -954,11 +962,11 @@ def _run_with_progress(con: Any, statement: str, progress: Callable[[float], Non
     if watcher is not None:
         watcher.start()
     try:
-        row = con.execute(statement).fetchone()
+        result = call()
     finally:
         done.set()
         if watcher is not None:
             watcher.join()
     if progress is not None:
         progress(100.0)
-    return int(row[0]) if row else 0
+    return result
