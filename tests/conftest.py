@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from anyport.query.kb import KnowledgeBase
+from anyport.traffic.porttable import PortTable, load_or_build
 
 TESTS = Path(__file__).resolve().parent
 GOLDEN = TESTS / "golden"
@@ -60,6 +61,24 @@ def kb_hostile(isolated_env: dict[str, str]) -> Iterator[KnowledgeBase]:
         patch.undo()
     yield base
     base.close()
+
+
+@pytest.fixture(scope="session")
+def table(kb: KnowledgeBase) -> PortTable:
+    """The port table of the shipped knowledge base."""
+    return load_or_build(kb)
+
+
+@pytest.fixture(scope="session")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """3,000 synthetic flows (a quarter with the server as the source) as CSV, Parquet and Zeek TSV."""
+    return flow_files(tmp_path_factory.mktemp("flows"), 3000)
+
+
+@pytest.fixture(scope="session")
+def large(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """300,000 synthetic flows: several read buffers and row groups, so DuckDB splits the scan between threads."""
+    return flow_files(tmp_path_factory.mktemp("large"), 300_000)
 
 
 def flow_files(base: Path, rows: int) -> dict[str, Path]:

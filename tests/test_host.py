@@ -13,9 +13,8 @@ import psutil
 import pytest
 
 from anyport.errors import QueryError
-from anyport.query.kb import KnowledgeBase
 from anyport.traffic.host import HostSocket, connections, exposure_of, listening
-from anyport.traffic.porttable import PortTable, load_or_build
+from anyport.traffic.porttable import PortTable
 from conftest import run_cli
 
 LOOPBACK = "127.0.0.1"
@@ -61,11 +60,6 @@ class Sockets:
             sock.close()
         for sock in self.others:
             sock.close()
-
-
-@pytest.fixture(scope="module")
-def table(kb: KnowledgeBase) -> PortTable:
-    return load_or_build(kb)
 
 
 @pytest.fixture

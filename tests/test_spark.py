@@ -24,7 +24,7 @@ from anyport.errors import DataError, QueryError
 from anyport.query.kb import KnowledgeBase
 from anyport.traffic.annotate import annotate as python_annotate
 from anyport.traffic.annotate import annotate_files
-from anyport.traffic.porttable import PortTable, load_or_build
+from anyport.traffic.porttable import PortTable
 from anyport.traffic.readers import ReadStats, read_flows
 from conftest import run_cli
 
@@ -55,11 +55,6 @@ def spark() -> Iterator[Any]:
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
-
-
-@pytest.fixture(scope="module")
-def table(kb: KnowledgeBase) -> PortTable:
-    return load_or_build(kb)
 
 
 def port_text(rng: random.Random) -> str:

@@ -29,7 +29,7 @@ from anyport.traffic.annotate import (
     side_rank,
     summary_files,
 )
-from anyport.traffic.porttable import PortInfo, PortTable, load_or_build, table_path
+from anyport.traffic.porttable import PortInfo, PortTable, table_path
 from anyport.traffic.readers import BRO_20, Flow, ReadStats, read_flows
 
 ZEEK = Path(__file__).resolve().parent / "data" / "zeek"
@@ -44,11 +44,6 @@ SAMPLES = {
     "zat_conn.json.log": ("zeek-json", 50),
     "zat_conn.log": ("zeek", 360),
 }
-
-
-@pytest.fixture(scope="module")
-def table(kb: KnowledgeBase) -> PortTable:
-    return load_or_build(kb)
 
 
 def read_all(path: Path | str, columns: dict[str, str] | None = None) -> tuple[list[Flow], ReadStats]:

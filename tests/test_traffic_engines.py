@@ -20,19 +20,14 @@ from anyport.errors import DataError, QueryError
 from anyport.query.kb import KnowledgeBase
 from anyport.traffic import columnar
 from anyport.traffic.annotate import ADDED, annotate, annotate_files, choose_engine
-from anyport.traffic.porttable import PortTable, load_or_build
+from anyport.traffic.porttable import PortTable
 from anyport.traffic.readers import ReadStats, read_flows
-from conftest import flow_files, run_cli
+from conftest import run_cli
 
 DATA = Path(__file__).resolve().parent / "data"
 ZEEK_TSV = sorted(p for p in (DATA / "zeek").glob("*.log") if "json" not in p.name)
 
 KEYS = ("service", "service_port", "service_proto", "alternatives", "confidence", "risk")
-
-
-@pytest.fixture(scope="module")
-def table(kb: KnowledgeBase) -> PortTable:
-    return load_or_build(kb)
 
 
 def python_rows(table: PortTable, path: Path) -> list[tuple[object, ...]]:
@@ -95,12 +90,6 @@ def test_both_engines_write_the_same_csv_bytes(name: str, kb: KnowledgeBase, tmp
     assert outputs[0] == outputs[1]
 
 
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """3,000 synthetic flows (a quarter with the server as the source) as CSV, Parquet and Zeek TSV."""
-    return flow_files(tmp_path_factory.mktemp("flows"), 3000)
-
-
 def test_duckdb_equals_python_on_generated_flows(
     generated: dict[str, Path], table: PortTable, kb: KnowledgeBase, tmp_path: Path
 ) -> None:
@@ -125,12 +114,6 @@ def test_input_order_and_columns_are_kept(generated: dict[str, Path], kb: Knowle
     assert result.column_names == [*source.column_names, *ADDED]
     assert result.select(source.column_names).to_pylist() == source.to_pylist()
     assert str(result.schema.field("service_port").type) == "int32"
-
-
-@pytest.fixture(scope="module")
-def large(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """300,000 synthetic flows: several read buffers and row groups, so DuckDB splits the scan between threads."""
-    return flow_files(tmp_path_factory.mktemp("large"), 300_000)
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "jsonl", "arrow"])

@@ -18,28 +18,12 @@ from anyport.errors import DataError, QueryError
 from anyport.query.kb import KnowledgeBase
 from anyport.traffic.annotate import ADDED, annotate, annotate_files
 from anyport.traffic.frames import annotate_frame, read_annotated
-from anyport.traffic.porttable import PortTable, load_or_build
+from anyport.traffic.porttable import PortTable
 from anyport.traffic.readers import ReadStats, read_flows
-from conftest import flow_files, run_cli
+from conftest import run_cli
 from test_traffic_engines import ZEEK_TSV, _norm, csv_tables, python_rows
 
 DATA = Path(__file__).resolve().parent / "data"
-
-
-@pytest.fixture(scope="module")
-def table(kb: KnowledgeBase) -> PortTable:
-    return load_or_build(kb)
-
-
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return flow_files(tmp_path_factory.mktemp("flows"), 3000)
-
-
-@pytest.fixture(scope="module")
-def large(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """300,000 flows: DuckDB splits the scan between threads and hands back several batches."""
-    return flow_files(tmp_path_factory.mktemp("large"), 300_000)
 
 
 def added(result: pyarrow.Table) -> list[tuple[object, ...]]:

@@ -13,21 +13,11 @@ from anyport.errors import DataError
 from anyport.query.kb import KnowledgeBase
 from anyport.traffic.annotate import summary_files
 from anyport.traffic.columnar_summary import summary_columnar
-from anyport.traffic.porttable import PortTable, load_or_build
-from conftest import flow_files, run_cli
+from anyport.traffic.porttable import PortTable
+from conftest import run_cli
 from test_traffic_engines import ZEEK_TSV
 
 DATA = Path(__file__).resolve().parent / "data"
-
-
-@pytest.fixture(scope="module")
-def table(kb: KnowledgeBase) -> PortTable:
-    return load_or_build(kb)
-
-
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return flow_files(tmp_path_factory.mktemp("flows"), 3000)
 
 
 def without_files(summary: dict[str, object]) -> dict[str, object]:
