@@ -342,20 +342,15 @@ def annotate_files(
     if progress is not None:
         flows = _reporting(flows, stats, progress, _plain_size(paths))
 
-    def counted() -> Iterator[Annotated]:
-        for item in annotate(table, flows):
-            stats.identified += bool(item.info and item.info.service)
-            yield item
-
     if fmt in ("parquet", "arrow"):
-        written = (write_parquet if fmt == "parquet" else write_arrow)(counted(), out_path)
+        written = (write_parquet if fmt == "parquet" else write_arrow)(counted(table, flows, stats), out_path)
     elif out_path == "-":
-        written = (write_csv if fmt == "csv" else write_jsonl)(counted(), sys.stdout)
+        written = (write_csv if fmt == "csv" else write_jsonl)(counted(table, flows, stats), sys.stdout)
     else:
         tmp = f"{out_path}.{os.getpid()}.tmp"
         try:
             with open(tmp, "w", encoding="utf-8", newline="") as out:
-                written = (write_csv if fmt == "csv" else write_jsonl)(counted(), out)
+                written = (write_csv if fmt == "csv" else write_jsonl)(counted(table, flows, stats), out)
             os.replace(tmp, out_path)
         finally:
             if os.path.exists(tmp):
@@ -363,6 +358,13 @@ def annotate_files(
     stats.rows = written
     stats.seconds = time.perf_counter() - started
     return stats
+
+
+def counted(table: PortTable, flows: Iterable[Flow], stats: AnnotateStats) -> Iterator[Annotated]:
+    """:func:`annotate`, counting the flows that get a service into ``stats.identified``."""
+    for item in annotate(table, flows):
+        stats.identified += bool(item.info and item.info.service)
+        yield item
 
 
 def _reporting(flows: Iterator[Flow], stats: AnnotateStats, progress: Progress, total: float | None) -> Iterator[Flow]:
@@ -430,34 +432,34 @@ def arrow_batches(rows: Iterable[Annotated], batch: int = 65536) -> Iterator[Any
 
 def write_parquet(rows: Iterable[Annotated], out_path: str, batch: int = 65536) -> int:
     """Annotated rows as Parquet (zstd), in batches (:func:`arrow_batches`)."""
-    batches = arrow_batches(rows, batch)
-    first = next(batches)  # the traffic extra is checked here, before a file is made
-    import pyarrow.parquet  # type: ignore[import-untyped]
 
-    count = 0
-    tmp = f"{out_path}.{os.getpid()}.tmp"
-    try:
-        with pyarrow.parquet.ParquetWriter(tmp, first.schema, compression="zstd") as writer:
-            for piece in itertools.chain([first], batches):
-                writer.write_batch(piece)
-                count += piece.num_rows
-        os.replace(tmp, out_path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return count
+    def parquet(path: str, schema: Any) -> Any:
+        import pyarrow.parquet  # type: ignore[import-untyped]
+
+        return pyarrow.parquet.ParquetWriter(path, schema, compression="zstd")
+
+    return _write_batches(rows, out_path, batch, parquet)
 
 
 def write_arrow(rows: Iterable[Annotated], out_path: str, batch: int = 65536) -> int:
     """Annotated rows as an Arrow IPC file (Feather v2, uncompressed), in batches (:func:`arrow_batches`)."""
-    batches = arrow_batches(rows, batch)
-    first = next(batches)
-    import pyarrow.ipc  # type: ignore[import-untyped]
 
+    def ipc(path: str, schema: Any) -> Any:
+        import pyarrow.ipc  # type: ignore[import-untyped]
+
+        return pyarrow.ipc.new_file(path, schema)
+
+    return _write_batches(rows, out_path, batch, ipc)
+
+
+def _write_batches(rows: Iterable[Annotated], out_path: str, batch: int, writer_for: Callable[[str, Any], Any]) -> int:
+    """Write :func:`arrow_batches` of ``rows`` with ``writer_for(path, schema)`` into ``out_path`` (atomically)."""
+    batches = arrow_batches(rows, batch)
+    first = next(batches)  # the traffic extra is checked here, before a file is made
     count = 0
     tmp = f"{out_path}.{os.getpid()}.tmp"
     try:
-        with pyarrow.ipc.new_file(tmp, first.schema) as writer:
+        with writer_for(tmp, first.schema) as writer:
             for piece in itertools.chain([first], batches):
                 writer.write_batch(piece)
                 count += piece.num_rows

@@ -21,16 +21,15 @@ import os
 import time
 
 from anyport.errors import DataError, QueryError
-from anyport.traffic.annotate import AnnotateStats, _all_flows, _table, annotate, arrow_batches, choose_engine, start
+from anyport.traffic.annotate import AnnotateStats, _all_flows, _table, arrow_batches, choose_engine, counted, start
 from anyport.traffic.columnar import _file_stats, _first_line, annotate_sql, connect, kind_of, prepare, require
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
     from typing import Any
 
     from anyport.query.kb import KnowledgeBase
-    from anyport.traffic.annotate import Annotated
 
 ANSWERS = "side_key, service, port AS service_port, transport AS service_proto, alternatives, confidence, risk"
 KEYS = 3 * 65536 + 1  # every (transport, port) key, and -1 for a flow without one
@@ -110,13 +109,8 @@ def _read_python(
 
     stats, table = start(kb)
     started = time.perf_counter()
-
-    def counted() -> Iterator[Annotated]:
-        for item in annotate(table, _all_flows(paths, stats, columns, input_format)):
-            stats.identified += bool(item.info and item.info.service)
-            yield item
-
-    result = pyarrow.Table.from_batches(list(arrow_batches(counted())))
+    flows = _all_flows(paths, stats, columns, input_format)
+    result = pyarrow.Table.from_batches(list(arrow_batches(counted(table, flows, stats))))
     stats.rows = result.num_rows
     stats.seconds = time.perf_counter() - started
     return result, stats
