@@ -680,13 +680,19 @@ class Prepared(NamedTuple):
 
 
 def prepare(
-    con: Any, paths: Sequence[str], kind: str, columns: Mapping[str, str] | None, text: bool = False
+    con: Any,
+    paths: Sequence[str],
+    kind: str,
+    columns: Mapping[str, str] | None,
+    text: bool = False,
+    all_text: bool = False,
 ) -> Prepared:
-    """Plan annotating ``paths`` of ``kind`` (``text``: for CSV output, fields kept as written)."""
+    """Plan annotating ``paths`` of ``kind`` (``text``: for CSV output, fields kept as written; ``all_text``: a
+    CSV's port and protocol columns too, every field as the Python reader sees it)."""
     headers = [zeek_header(p) for p in paths] if kind == "zeek" else None
     source = source_sql(paths, kind, headers)
     names, types = _columns_of(con, source)
-    verbatim = _verbatim(kind, names, types, columns) if text else []
+    verbatim = (list(names) if all_text and kind == "csv" else _verbatim(kind, names, types, columns)) if text else []
     if verbatim:
         source = source_sql(paths, kind, headers, verbatim=verbatim)
         names, types = _columns_of(con, source)

@@ -17,16 +17,13 @@ from anyport.traffic.activity import END_FIELDS, EPOCH_MAX, START_FIELDS
 from anyport.traffic.annotate import ADDED
 from anyport.traffic.columnar import (
     INTEGER_TYPES,
-    _columns_of,
     _file_stats,
     _first_line,
     _quote,
-    annotate_sql,
     connect,
     kind_of,
-    source_sql,
+    prepare,
     watched,
-    zeek_header,
 )
 from anyport.traffic.readers import CSV_COLUMNS, _locate, _proto
 from anyport.traffic.tally import Catalog, Tally
@@ -90,16 +87,9 @@ def _summarize_file(
     tally: Tally,
     progress: Callable[[float], None] | None,
 ) -> Any:
-    headers = [zeek_header(path)] if kind == "zeek" else None
-    source = source_sql([path], kind, headers)
-    names, _ = _columns_of(con, source)
     # CSV: every column as text, as the Python reader sees it; Zeek: doubles (times, durations) as text
-    verbatim = list(names) if kind == "csv" else ["*"] if kind == "zeek" else []
-    source = source_sql([path], kind, headers, verbatim=verbatim)
-    names, types = _columns_of(con, source)
+    source, names, types, _, plan = prepare(con, [path], kind, columns, text=True, all_text=True)
     kinds = dict(zip(names, types, strict=True))
-    empty = headers[0].empty_columns() if headers else None
-    plan = annotate_sql(source, names, columns, empty, types, text=True)
 
     def out(name: str) -> str:  # the input column's name in the plan's output
         return _quote("input_" + name if name in ADDED else name)
