@@ -133,18 +133,11 @@ def main() -> None:
         child(*args.child)
         return
 
-    from gen_flows import generate
+    from gen_flows import ensure
 
     from anyport.traffic.annotate import _table
 
-    args.dir.mkdir(parents=True, exist_ok=True)
-    files = {}
-    for fmt in ("parquet", "csv", "zeek"):
-        path = args.dir / f"flows-{args.rows}.{fmt}"
-        if not path.exists():
-            print(f"generating {path} ...", flush=True)
-            generate(path, args.rows, fmt)
-        files[fmt] = path
+    files = {fmt: ensure(args.dir, args.rows, fmt) for fmt in ("parquet", "csv", "zeek")}
     _table(None)  # build and cache the port table outside the timings
 
     cases: list[tuple[str, str]] = [("copy-parquet", "parquet"), ("anyport-parquet", "parquet")]

@@ -43,13 +43,9 @@ def main() -> None:
     if args.child:
         child(*args.child)
         return
-    from gen_flows import generate
+    from gen_flows import ensure
 
-    args.dir.mkdir(parents=True, exist_ok=True)
-    path = args.dir / f"flows-{args.rows}.{args.kind}"
-    if not path.exists():
-        print(f"generating {path} ...", flush=True)
-        generate(path, args.rows, args.kind)
+    path = ensure(args.dir, args.rows, args.kind)
     results = {}
     for engine in ("python", "duckdb"):
         out = args.dir / f"summary-{engine}.json"

@@ -99,6 +99,16 @@ def generate(out: Path, rows: int, fmt: str) -> float:
     return time.perf_counter() - started
 
 
+def ensure(directory: Path, rows: int, fmt: str) -> Path:
+    """``directory/flows-ROWS.FMT``, generated first when it is not there yet."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"flows-{rows}.{fmt}"
+    if not path.exists():
+        print(f"generating {path} ...", flush=True)
+        generate(path, rows, fmt)
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("output", type=Path)
