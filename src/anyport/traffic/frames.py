@@ -22,7 +22,16 @@ import time
 
 from anyport.errors import DataError, QueryError
 from anyport.traffic.annotate import AnnotateStats, _all_flows, _table, arrow_batches, choose_engine, counted, start
-from anyport.traffic.columnar import _file_stats, _first_line, annotate_sql, connect, kind_of, prepare, require
+from anyport.traffic.columnar import (
+    _file_stats,
+    _first_line,
+    annotate_sql,
+    connect,
+    kind_of,
+    prepare,
+    require,
+    watched,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -142,21 +151,12 @@ def annotate_to_arrow(
             writer = pyarrow.ipc.new_file(out_path, batch.schema)
         writer.write_batch(batch)
         rows += batch.num_rows
-        if progress is not None:
-            try:
-                value = float(con.query_progress())
-            except Exception:  # no progress to tell
-                return
-            if value >= 0:
-                progress(value)
 
     try:
-        identified = stream(con, query, answers, what, sink)
+        identified = watched(con, progress, lambda: stream(con, query, answers, what, sink))
     finally:
         if writer is not None:
             writer.close()
-    if progress is not None:
-        progress(100.0)
     return rows, identified
 
 
