@@ -176,11 +176,12 @@ class Tally:
         for sid, entry in by_service.items():
             entry.update(self.volumes[sid].as_dict(("flows", "bytes", "packets")))
 
-        def order(entry: dict[str, object]) -> tuple[int, str, str]:
-            # ties broken by name, then port: the order flows or groups came in must not show
+        def order(entry: dict[str, object]) -> tuple[int, str, str, str]:
+            # ties broken by name, then port, then Zeek's name: the order flows or groups came in must not show
             flows = entry["flows"]
             assert isinstance(flows, int)
-            return -flows, str(entry.get("service") or entry.get("port")), str(entry.get("port"))
+            name = str(entry.get("service") or entry.get("port"))
+            return -flows, name, str(entry.get("port")), str(entry.get("zeek_service") or "")
 
         def top(values: Iterable[dict[str, object]]) -> list[dict[str, object]]:
             return sorted(values, key=order)[:TOP]
