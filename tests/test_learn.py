@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from anyport.errors import QueryError
 from anyport.query.kb import KnowledgeBase
-from anyport.traffic.learn import MAX_HOSTS, learn_files, learn_rules, source_networks
+from anyport.traffic.learn import MAX_HOSTS, _parse, learn_files, learn_rules, source_networks
 from conftest import run_cli
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -189,6 +192,47 @@ def test_source_networks_keep_few_hosts_exact() -> None:
     nets, aggregated = source_networks([*few, "192.0.2.200", "192.0.3.1"])
     assert aggregated
     assert [str(n) for n in nets] == ["192.0.2.0/23"]
+
+
+def _reference(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """What an address in a record means, by ipaddress alone (the parser's fast path must agree with it)."""
+    try:
+        address = ipaddress.ip_address(text.split("%", 1)[0].strip())
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+octets = st.one_of(st.integers(0, 300).map(str), st.sampled_from(["00", "01", "007", "1a", "", " 1", "٣", "²", "+1"]))
+
+
+@given(text=st.one_of(st.lists(octets, min_size=1, max_size=5).map(".".join), st.ip_addresses().map(str), st.text()))
+@example(text="::ffff:192.0.2.1")
+@example(text="192.0.2.1%eth0")
+@example(text=" 192.0.2.1 ")
+def test_address_parsing_matches_ipaddress(text: str) -> None:
+    assert _parse(text) == _reference(text)
+
+
+@given(st.lists(st.ip_addresses(), max_size=40))
+def test_source_networks_cover_each_client_s_network(
+    addresses: list[ipaddress.IPv4Address | ipaddress.IPv6Address],
+) -> None:
+    nets, aggregated = source_networks(str(a) for a in addresses)
+    distinct = {_reference(str(a)) for a in addresses}
+    assert aggregated == (len(distinct) > MAX_HOSTS)
+    if not aggregated:
+        assert sorted(nets, key=lambda n: (n.version, n)) == list(nets)
+        assert {n.network_address for n in nets} == distinct
+        return
+    wide = [
+        ipaddress.ip_network(f"{a}/{24 if a.version == 4 else 64}", strict=False) for a in distinct if a is not None
+    ]
+    v4 = ipaddress.collapse_addresses(n for n in wide if n.version == 4)
+    v6 = ipaddress.collapse_addresses(n for n in wide if n.version == 6)
+    assert list(nets) == [*v4, *v6]
 
 
 def test_min_flows_and_include_unknown(kb: KnowledgeBase, in_data: Path) -> None:

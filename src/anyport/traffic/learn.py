@@ -177,8 +177,20 @@ class LearnResult:
         return "\n".join(lines)
 
 
-@functools.lru_cache(maxsize=65536)
-def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _parse(text: str) -> Address | None:
+    """The address a flow record writes (IPv4-mapped IPv6 taken as IPv4, a zone index dropped), None for none."""
+    parts = text.split(".")
+    # the common dotted quad without ipaddress's string parsing: a busy port has a client per flow
+    if len(parts) == 4 and all(
+        p.isascii() and p.isdigit() and len(p) <= 3 and (p[0] != "0" or p == "0") for p in parts
+    ):
+        a, b, c, d = (int(p) for p in parts)
+        if max(a, b, c, d) <= 255:
+            return ipaddress.IPv4Address((a << 24) | (b << 16) | (c << 8) | d)
+        return None
     try:
         address = ipaddress.ip_address(text.split("%", 1)[0].strip())
     except ValueError:
@@ -186,6 +198,9 @@ def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return address.ipv4_mapped
     return address
+
+
+_address = functools.lru_cache(maxsize=65536)(_parse)  # servers and local checks: few addresses, met often
 
 
 def _inside(text: str, networks: tuple[Network, ...]) -> bool:
@@ -198,12 +213,20 @@ def source_networks(addresses: Iterable[str]) -> tuple[tuple[Network, ...], bool
 
     Returns (networks in address order, aggregated).
     """
-    ips = sorted({a for a in (_address(t) for t in addresses) if a is not None}, key=lambda a: (a.version, int(a)))
+    return _networks({a for a in map(_parse, addresses) if a is not None})
+
+
+def _networks(ips: set[Address]) -> tuple[tuple[Network, ...], bool]:
     if len(ips) <= MAX_HOSTS:
-        return tuple(ipaddress.ip_network(a) for a in ips), False
-    v4 = [ipaddress.IPv4Network(f"{a}/{AGGREGATE_PREFIX[4]}", strict=False) for a in ips if a.version == 4]
-    v6 = [ipaddress.IPv6Network(f"{a}/{AGGREGATE_PREFIX[6]}", strict=False) for a in ips if a.version == 6]
-    nets: list[Network] = [*ipaddress.collapse_addresses(v4), *ipaddress.collapse_addresses(v6)]
+        return tuple(ipaddress.ip_network(a) for a in sorted(ips, key=lambda a: (a.version, int(a)))), False
+    # each network once, before any object is made: a busy port's clients share few of them
+    p4, p6 = AGGREGATE_PREFIX[4], AGGREGATE_PREFIX[6]
+    v4 = sorted({int(a) >> (32 - p4) for a in ips if a.version == 4})
+    v6 = sorted({int(a) >> (128 - p6) for a in ips if a.version == 6})
+    nets: list[Network] = [
+        *ipaddress.collapse_addresses(ipaddress.IPv4Network((top << (32 - p4), p4)) for top in v4),
+        *ipaddress.collapse_addresses(ipaddress.IPv6Network((top << (128 - p6), p6)) for top in v6),
+    ]
     return tuple(nets), True
 
 
@@ -376,7 +399,14 @@ def _propose(result: LearnResult, entry: _Seen, uses: _Uses) -> None:
     if why_not and not result.include_unknown:
         result.left_out.append(_left_out(entry, spec, kind, f"{why_not} (--include-unknown proposes it)"))
         return
-    no_client = sum(n for client, n in entry.clients.items() if _address(client) is None)
+    addresses: set[Address] = set()
+    no_client = 0
+    for client, flows in entry.clients.items():
+        address = _parse(client)
+        if address is None:
+            no_client += flows
+        else:
+            addresses.add(address)
     sources: tuple[Network, ...] = ()
     aggregated = False
     any_why = ""
@@ -385,11 +415,11 @@ def _propose(result: LearnResult, entry: _Seen, uses: _Uses) -> None:
     elif no_client:
         any_why = f"{no_client} flow(s) without a client address"
     else:
-        sources, aggregated = source_networks(entry.clients)
+        sources, aggregated = _networks(addresses)
         if not sources:
             any_why = "no client address seen"
     span = entry.span.as_dict()
-    clients = len({_address(c) for c in entry.clients} - {None})
+    clients = len(addresses)
     why = f"seen inbound in {entry.flows} flow{'s' if entry.flows != 1 else ''} from {clients} client{'s' if clients != 1 else ''}"
     if span:
         why += f", {span['first_utc']} to {span['last_utc']}"
