@@ -290,14 +290,19 @@ def cmd_learn(args: argparse.Namespace) -> int:
 
     if args.target:
         get_target(args.target)  # an unknown target is reported before any reading
-    result = learn_files(
-        args.inputs,
-        local=args.local,
-        min_flows=args.min_flows,
-        include_unknown=args.include_unknown,
-        any_source=args.any_source,
-        columns=_columns(args.columns),
-    )
+    from anyport.cli.progress import ProgressBar
+
+    with ProgressBar("reading flows") as bar:
+        result = learn_files(
+            args.inputs,
+            local=args.local,
+            min_flows=args.min_flows,
+            include_unknown=args.include_unknown,
+            any_source=args.any_source,
+            columns=_columns(args.columns),
+            engine=args.engine,
+            progress=bar,
+        )
     output = learn_rules(result, args.target, best_effort=args.best_effort) if args.target else None
     print(result.report(), file=sys.stderr)  # after the rules: an error stays the only line on stderr
     if output is not None and not args.json:

@@ -223,6 +223,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--columns", default="", metavar="MAP", help="column names of a CSV: dst_port=dport,proto=p")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     p.add_argument("--json", action="store_true", help="print the proposal as JSON (with the rules of --target)")
+    p.add_argument(
+        "--engine",
+        choices=("auto", "python", "duckdb"),
+        default="auto",
+        help="auto (default): DuckDB for Parquet and big CSV/Zeek files (the same proposal, much sooner), Python "
+        "for the rest",
+    )
 
     p = sub.add_parser("serve", help="the web page and JSON API (binds to localhost unless told otherwise)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")

@@ -42,7 +42,7 @@ import time
 from anyport.errors import DataError
 from anyport.traffic.compressed import compression_of
 from anyport.traffic.porttable import TABLE_TRANSPORTS, PortInfo, PortTable, load_or_build
-from anyport.traffic.readers import Flow, ReadStats, is_parquet, read_flows
+from anyport.traffic.readers import Flow, ReadStats, is_parquet, parquet_needs_duckdb, read_flows
 from anyport.traffic.tally import Catalog, Tally
 
 TYPE_CHECKING = False
@@ -335,7 +335,7 @@ def annotate_files(
         return stats
     for path in paths:
         if is_parquet(path):
-            raise DataError(f"{path} is Parquet, which the duckdb engine reads (pip install 'anyport[traffic]')")
+            raise DataError(parquet_needs_duckdb(path))
     stats, table = start(kb)
     started = time.perf_counter()
     flows = _all_flows(paths, stats, columns, input_format)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import socket
 from dataclasses import dataclass, field
 
 from anyport.errors import QueryError
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from anyport.query.kb import KnowledgeBase
     from anyport.rules.base import Output
     from anyport.rules.options import Network
+    from anyport.traffic.annotate import Progress
     from anyport.traffic.porttable import PortInfo
     from anyport.traffic.readers import Flow, ReadStats
 
@@ -178,26 +180,31 @@ class LearnResult:
 
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+V6 = 1 << 128  # a client's key: an IPv4 address as its number, an IPv6 address as V6 + its number
 
 
 def _parse(text: str) -> Address | None:
     """The address a flow record writes (IPv4-mapped IPv6 taken as IPv4, a zone index dropped), None for none."""
-    parts = text.split(".")
-    # the common dotted quad without ipaddress's string parsing: a busy port has a client per flow
-    if len(parts) == 4 and all(
-        p.isascii() and p.isdigit() and len(p) <= 3 and (p[0] != "0" or p == "0") for p in parts
-    ):
-        a, b, c, d = (int(p) for p in parts)
-        if max(a, b, c, d) <= 255:
-            return ipaddress.IPv4Address((a << 24) | (b << 16) | (c << 8) | d)
+    key = _key(text)
+    if key is None:
         return None
+    return ipaddress.IPv4Address(key) if key < V6 else ipaddress.IPv6Address(key - V6)
+
+
+def _key(text: str) -> int | None:
+    """:func:`_parse` as one number that sorts IPv4 before IPv6 (see ``V6``): a busy port has a client per flow."""
+    try:  # the common dotted quad in C: inet_pton is as strict as ipaddress (four decimal parts, no leading zero)
+        return int.from_bytes(socket.inet_pton(socket.AF_INET, text), "big")
+    except (OSError, ValueError):  # not a dotted quad; ValueError: a NUL or a lone surrogate in the text
+        pass
     try:
         address = ipaddress.ip_address(text.split("%", 1)[0].strip())
     except ValueError:
         return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
+    if isinstance(address, ipaddress.IPv6Address):
+        mapped = address.ipv4_mapped
+        return int(mapped) if mapped is not None else V6 + int(address)
+    return int(address)
 
 
 _address = functools.lru_cache(maxsize=65536)(_parse)  # servers and local checks: few addresses, met often
@@ -213,21 +220,38 @@ def source_networks(addresses: Iterable[str]) -> tuple[tuple[Network, ...], bool
 
     Returns (networks in address order, aggregated).
     """
-    return _networks({a for a in map(_parse, addresses) if a is not None})
+    return _networks({k for k in map(_key, addresses) if k is not None})
 
 
-def _networks(ips: set[Address]) -> tuple[tuple[Network, ...], bool]:
-    if len(ips) <= MAX_HOSTS:
-        return tuple(ipaddress.ip_network(a) for a in sorted(ips, key=lambda a: (a.version, int(a)))), False
-    # each network once, before any object is made: a busy port's clients share few of them
+def _networks(keys: set[int]) -> tuple[tuple[Network, ...], bool]:
+    """:func:`source_networks` of clients given by :func:`_key`."""
+    if len(keys) <= MAX_HOSTS:
+        return tuple(_network(k, 32) if k < V6 else _network(k - V6, 128, 6) for k in sorted(keys)), False
     p4, p6 = AGGREGATE_PREFIX[4], AGGREGATE_PREFIX[6]
-    v4 = sorted({int(a) >> (32 - p4) for a in ips if a.version == 4})
-    v6 = sorted({int(a) >> (128 - p6) for a in ips if a.version == 6})
-    nets: list[Network] = [
-        *ipaddress.collapse_addresses(ipaddress.IPv4Network((top << (32 - p4), p4)) for top in v4),
-        *ipaddress.collapse_addresses(ipaddress.IPv6Network((top << (128 - p6), p6)) for top in v6),
-    ]
-    return tuple(nets), True
+    # in numbers until the end: a busy port's clients fill many networks, and ipaddress objects are slow to make
+    v4 = _collapse({k >> (32 - p4) for k in keys if k < V6}, p4, 32)
+    v6 = _collapse({(k - V6) >> (128 - p6) for k in keys if k >= V6}, p6, 128)
+    return (*(_network(a, n) for a, n in v4), *(_network(a, n, 6) for a, n in v6)), True
+
+
+def _network(address: int, prefix: int, version: int = 4) -> Network:
+    return ipaddress.IPv4Network((address, prefix)) if version == 4 else ipaddress.IPv6Network((address, prefix))
+
+
+def _collapse(tops: set[int], prefix: int, bits: int) -> list[tuple[int, int]]:
+    """The fewest (address, prefix length) networks covering exactly the /``prefix`` networks whose top ``prefix``
+    bits are ``tops`` (as ``ipaddress.collapse_addresses``), in address order."""
+    blocks: list[tuple[int, int]] = []
+    level = tops
+    while level:
+        if prefix == 0:
+            blocks.append((0, 0))
+            break
+        # two halves of the same block become the block, one level up
+        merged = {t >> 1 for t in level if not t & 1 and t | 1 in level}
+        blocks += [(t << (bits - prefix), prefix) for t in level if t >> 1 not in merged]
+        level, prefix = merged, prefix - 1
+    return sorted(blocks)
 
 
 class _Uses:
@@ -298,19 +322,6 @@ def _service_host(flow: Flow, port: int) -> tuple[str, str]:
     return flow.orig_h, flow.resp_h
 
 
-def _all_flows(paths: Iterable[str], files: list[ReadStats], columns: Mapping[str, str] | None) -> Iterable[Flow]:
-    from anyport.traffic.annotate import capture_flows, is_capture
-    from anyport.traffic.readers import ReadStats, read_flows
-
-    for path in paths:
-        stats = ReadStats(path)
-        files.append(stats)
-        if is_capture(path):
-            yield from capture_flows(path, stats)
-        else:
-            yield from read_flows(path, columns, stats)
-
-
 def learn_files(
     paths: Iterable[str],
     *,
@@ -320,8 +331,14 @@ def learn_files(
     any_source: bool = False,
     columns: Mapping[str, str] | None = None,
     kb: KnowledgeBase | None = None,
+    engine: str = "auto",
+    progress: Progress | None = None,
 ) -> LearnResult:
-    """Read every flow of ``paths`` (any input ``anyport annotate`` reads) and propose allow rules for them."""
+    """Read every flow of ``paths`` (any input ``anyport annotate`` reads) and propose allow rules for them.
+
+    ``engine`` and ``progress`` as for :func:`anyport.traffic.annotate.summary_files`: 'auto' hands Parquet and big
+    CSV/Zeek TSV files to DuckDB (:mod:`anyport.traffic.columnar_learn`), which proposes the same rules.
+    """
     from anyport.rules.options import parse_networks
 
     if min_flows < 1:
@@ -335,54 +352,114 @@ def learn_files(
         include_unknown=include_unknown,
         any_source=any_source,
     )
+    from anyport.traffic.annotate import choose_engine
+
+    chosen = choose_engine(paths, "csv", engine)
     if kb is not None:
-        _learn(result, paths, columns, kb)
-        return result
+        return _learn(result, paths, columns, kb, chosen, progress)
     from anyport.query.kb import KnowledgeBase
 
     base = KnowledgeBase.open()
     try:
-        _learn(result, paths, columns, base)
+        return _learn(result, paths, columns, base, chosen, progress)
     finally:
         base.close()
-    return result
 
 
-def _learn(result: LearnResult, paths: list[str], columns: Mapping[str, str] | None, kb: KnowledgeBase) -> None:
-    from anyport.traffic.annotate import service_side
+class _Inbound:
+    """The inbound flows by (transport, service port), counted from single flows or from groups of alike flows."""
+
+    def __init__(self, result: LearnResult) -> None:
+        self.result = result
+        self.seen: dict[tuple[str, int], _Seen] = {}
+
+    def add(
+        self,
+        transport: str,
+        port: int | None,
+        info: PortInfo | None,
+        server: str,
+        client: str,
+        responder_known: bool,
+        flows: int = 1,
+        nbytes: int | None = None,
+    ) -> _Seen | None:
+        """Count ``flows`` flows of ``transport`` whose service side is ``port`` (None: no port) at ``server``;
+        the entry they went to, or None when they are not inbound."""
+        result = self.result
+        result.flows += flows
+        if port is None or info is None:
+            result.without_port += flows
+            return None
+        if result.local:
+            if not _inside(server, result.local):
+                result.not_inbound += flows
+                return None
+        elif not responder_known:
+            result.responder_unknown += flows
+            return None
+        result.inbound += flows
+        entry = self.seen.get((transport, port))
+        if entry is None:
+            entry = self.seen[(transport, port)] = _Seen(transport, port, info)
+        entry.flows += flows
+        if nbytes is not None:
+            entry.bytes = (entry.bytes or 0) + nbytes
+        entry.clients[client] = entry.clients.get(client, 0) + flows
+        if server:
+            entry.servers.add(server)
+        return entry
+
+    def propose(self, kb: KnowledgeBase) -> None:
+        """Turn what was seen into the result's proposals and left-out ports, in a fixed order."""
+        uses = _Uses(kb)
+        for key in sorted(self.seen):
+            _propose(self.result, self.seen[key], uses)
+        self.result.proposals.sort(key=lambda p: (KINDS.index(p.kind), p.transport, p.port))
+
+
+def _learn(
+    result: LearnResult,
+    paths: list[str],
+    columns: Mapping[str, str] | None,
+    kb: KnowledgeBase,
+    engine: str,
+    progress: Progress | None,
+) -> LearnResult:
+    from anyport.traffic.annotate import AnnotateStats, _all_flows, _plain_size, _reporting, service_side
     from anyport.traffic.porttable import load_or_build
 
     table = load_or_build(kb)
-    seen: dict[tuple[str, int], _Seen] = {}
-    for flow in _all_flows(paths, result.files, columns):
-        result.flows += 1
+    if engine == "duckdb":
+        from anyport.traffic.columnar import require
+        from anyport.traffic.columnar_learn import learn_columnar
+
+        require()
+
+        def percent(value: float) -> None:
+            assert progress is not None
+            progress(value, 100.0, "percent")
+
+        inbound = _Inbound(result)
+        if learn_columnar(inbound, paths, table, columns, percent if progress is not None else None):
+            inbound.propose(kb)
+            return result
+        # an input only the Python engine reads exactly: start again
+        result = LearnResult(result.local, result.min_flows, result.include_unknown, result.any_source)
+    inbound = _Inbound(result)
+    stats = AnnotateStats()
+    flows = _all_flows(paths, stats, columns)
+    if progress is not None:
+        flows = _reporting(flows, stats, progress, _plain_size(paths))
+    result.files = stats.files
+    for flow in flows:
         port, info = service_side(table, flow)
-        if port is None or info is None:
-            result.without_port += 1
-            continue
-        server, client = _service_host(flow, port)
-        if result.local:
-            if not _inside(server, result.local):
-                result.not_inbound += 1
-                continue
-        elif not flow.responder_known:
-            result.responder_unknown += 1
-            continue
-        result.inbound += 1
-        entry = seen.get((flow.proto, port))
-        if entry is None:
-            entry = seen[(flow.proto, port)] = _Seen(flow.proto, port, info)
-        entry.flows += 1
-        if flow.bytes is not None:
-            entry.bytes = (entry.bytes or 0) + flow.bytes
-        entry.clients[client] = entry.clients.get(client, 0) + 1
-        if server:
-            entry.servers.add(server)
-        entry.span.add(flow)
-    uses = _Uses(kb)
-    for key in sorted(seen):
-        _propose(result, seen[key], uses)
-    result.proposals.sort(key=lambda p: (KINDS.index(p.kind), p.transport, p.port))
+        server, client = _service_host(flow, port) if port is not None else ("", "")
+        entry = inbound.add(flow.proto, port, info, server, client, flow.responder_known, 1, flow.bytes)
+        if entry is not None:
+            entry.span.add(flow)
+    inbound.propose(kb)
+    return result
 
 
 def _propose(result: LearnResult, entry: _Seen, uses: _Uses) -> None:
@@ -399,14 +476,14 @@ def _propose(result: LearnResult, entry: _Seen, uses: _Uses) -> None:
     if why_not and not result.include_unknown:
         result.left_out.append(_left_out(entry, spec, kind, f"{why_not} (--include-unknown proposes it)"))
         return
-    addresses: set[Address] = set()
+    keys: set[int] = set()
     no_client = 0
     for client, flows in entry.clients.items():
-        address = _parse(client)
-        if address is None:
+        key = _key(client)
+        if key is None:
             no_client += flows
         else:
-            addresses.add(address)
+            keys.add(key)
     sources: tuple[Network, ...] = ()
     aggregated = False
     any_why = ""
@@ -415,11 +492,11 @@ def _propose(result: LearnResult, entry: _Seen, uses: _Uses) -> None:
     elif no_client:
         any_why = f"{no_client} flow(s) without a client address"
     else:
-        sources, aggregated = _networks(addresses)
+        sources, aggregated = _networks(keys)
         if not sources:
             any_why = "no client address seen"
     span = entry.span.as_dict()
-    clients = len(addresses)
+    clients = len(keys)
     why = f"seen inbound in {entry.flows} flow{'s' if entry.flows != 1 else ''} from {clients} client{'s' if clients != 1 else ''}"
     if span:
         why += f", {span['first_utc']} to {span['last_utc']}"

@@ -193,6 +193,11 @@ def is_parquet(path: str | os.PathLike[str]) -> bool:
         return False
 
 
+def parquet_needs_duckdb(path: str) -> str:
+    """The message for a Parquet input given to the Python engine."""
+    return f"{path} is Parquet, which the duckdb engine reads (--engine auto or duckdb; pip install 'anyport[traffic]')"
+
+
 def _sniff(handle: IO[bytes], path: str) -> bytes:
     try:
         head = handle.read(SNIFF_BYTES)
@@ -202,6 +207,8 @@ def _sniff(handle: IO[bytes], path: str) -> bytes:
         raise DataError(f"{path}: corrupt zstd data ({exc})") from None
     if not head.strip():
         raise DataError(f"{path} is empty")
+    if head.startswith(b"PAR1"):
+        raise DataError(parquet_needs_duckdb(path))
     sample = head[:4096]
     controls = sum(1 for b in sample if b < 32 and b not in (9, 10, 13))
     try:

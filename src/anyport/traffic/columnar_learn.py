@@ -1,0 +1,145 @@
+"""``anyport learn`` over big flow files and Parquet with DuckDB: one grouping query per file.
+
+DuckDB annotates the flows with the plan of ``anyport annotate`` and groups them by what the proposal tells
+apart: the service side's (transport, port), whether the record names the responder, the service side's address
+and the client's. Each group carries its flows, bytes and the earliest and latest moment of its flows;
+:class:`anyport.traffic.learn._Inbound` counts the groups as the Python engine counts single flows, so both
+engines propose the same rules (tests compare them). Flows that cannot be inbound (no port; with no local
+networks, a responder the record does not name) are grouped without their addresses.
+
+Bytes and times are read as :mod:`anyport.traffic.columnar_summary` reads them; where an input holds values only
+the Python readers are sure to read right, :func:`learn_columnar` answers False and the caller runs the Python
+engine instead.
+"""
+
+from __future__ import annotations
+
+from anyport.traffic.annotate import ADDED
+from anyport.traffic.columnar import _file_stats, _first_line, _port_exprs, _quote, connect, kind_of, prepare, watched
+from anyport.traffic.columnar_summary import _times, _Unsure, _volume
+from anyport.traffic.readers import CSV_COLUMNS, RESPONDER_COLUMNS, _locate
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+    from typing import Any
+
+    from anyport.traffic.learn import _Inbound
+    from anyport.traffic.porttable import PortTable
+
+BATCH = 65536  # groups fetched at a time: a file of distinct clients has about as many groups as flows
+
+
+def learn_columnar(
+    inbound: _Inbound,
+    paths: Sequence[str],
+    table: PortTable,
+    columns: Mapping[str, str] | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> bool:
+    """Count the flows of ``paths`` (Parquet, CSV or Zeek TSV) into ``inbound``; False (and ``inbound`` left
+    half-filled: start again with a new one) when an input needs the Python engine to be read exactly as it reads
+    it. Each file's read statistics go to ``inbound.result.files``.
+    """
+    con = connect(table)
+    try:
+        for number, path in enumerate(paths):
+
+            def scaled(value: float, number: int = number) -> None:
+                assert progress is not None
+                progress((number * 100.0 + value) / len(paths))
+
+            try:
+                _learn_file(con, path, kind_of([path], None), columns, table, inbound, scaled if progress else None)
+            except _Unsure:
+                return False
+    finally:
+        con.close()
+    return True
+
+
+def _learn_file(
+    con: Any,
+    path: str,
+    kind: str,
+    columns: Mapping[str, str] | None,
+    table: PortTable,
+    inbound: _Inbound,
+    progress: Callable[[float], None] | None,
+) -> None:
+    from anyport.errors import DataError
+
+    source, names, types, _, plan = prepare(con, [path], kind, columns, text=True, all_text=True)
+    kinds = dict(zip(names, types, strict=True))
+
+    def output(name: str) -> str:  # the input column's name in the plan's output
+        return "input_" + name if name in ADDED else name
+
+    def out(name: str) -> str:
+        return _quote(output(name))
+
+    roles = _roles(kind, names, columns)
+    resp_p = (
+        _port_exprs(output(roles["dst_port"]), kinds[roles["dst_port"]], guarded=True)[0]
+        if "dst_port" in roles
+        else "CAST(NULL AS INTEGER)"
+    )
+    named = kind == "zeek" or ("dst_port" in roles and roles["dst_port"].strip().lower() in RESPONDER_COLUMNS)
+    known = f"({resp_p}) IS NOT NULL" if named else "false"
+
+    def address(role: str) -> str:
+        return f"coalesce(CAST({out(roles[role])} AS VARCHAR), '')" if role in roles else "''"
+
+    # as learn._service_host: the responder's address when the record names it or its port is the service port
+    resp_side = f"({known} OR ({resp_p}) = service_port)"
+    server = f"CASE WHEN {resp_side} THEN {address('dst')} ELSE {address('src')} END"
+    client = f"CASE WHEN {resp_side} THEN {address('src')} ELSE {address('dst')} END"
+    # flows that cannot be inbound need no addresses: grouping them without keeps the groups few
+    unused = "service_port IS NULL" + ("" if inbound.result.local else f" OR NOT ({known})")
+    unsure: list[str] = []
+    nbytes = _volume(kind, roles, "bytes", kinds, out, unsure)
+    first, last = _times(names, kinds, out, unsure)
+    doubt = " OR ".join(unsure) or "false"
+    query = (
+        "SELECT service_proto, service_port, known, server, client, count(*), sum(b), count(b), "
+        "min(t0), max(t1), count(t0), count_if(doubt) FROM (SELECT "
+        f"CAST(service_proto AS VARCHAR) AS service_proto, service_port, {known} AS known, "
+        f"CASE WHEN {unused} THEN '' ELSE {server} END AS server, "
+        f"CASE WHEN {unused} THEN '' ELSE {client} END AS client, "
+        f"{nbytes} AS b, {first} AS t0, {last} AS t1, {doubt} AS doubt FROM ({plan.select})) GROUP BY ALL"
+    )
+    check_doubt = kind != "parquet"  # Parquet has no Python reader to defer to: there DuckDB's reading is the reading
+
+    def count() -> int:
+        written = 0
+        cursor = con.execute(query)
+        while groups := cursor.fetchmany(BATCH):
+            for transport, port, is_known, srv, cli, flows, b, nb, t0, t1, timed, doubtful in groups:
+                if check_doubt and doubtful:
+                    raise _Unsure(path)
+                info = table.get(transport, port) if transport and port is not None else None
+                entry = inbound.add(
+                    transport or "", port, info, srv, cli, bool(is_known), flows, int(b) if nb else None
+                )
+                if entry is not None and timed:
+                    entry.span.add_range(float(t0), float(t1), timed)
+                written += flows
+        return written
+
+    try:
+        written = watched(con, progress, count)
+    except _Unsure:
+        raise
+    except Exception as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        raise DataError(f"reading {path} failed: {_first_line(exc)}") from None
+    inbound.result.files.append(_file_stats(con, [path], kind, plan, source, written))
+
+
+def _roles(kind: str, names: list[str], columns: Mapping[str, str] | None) -> dict[str, str]:
+    """Role -> column name, as the Python readers find them (Zeek logs: by their own field names)."""
+    if kind == "zeek":
+        zeek = {"src": "id.orig_h", "dst": "id.resp_h", "dst_port": "id.resp_p"}
+        return {role: name for role, name in zeek.items() if name in names}
+    return {role: names[index] for role, index in _locate(names, columns or {}).items() if role in CSV_COLUMNS}
