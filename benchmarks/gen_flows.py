@@ -9,6 +9,9 @@ DuckDB straight from ``range(N)``, so 10 M rows take a few seconds. Nine columns
 15 % anywhere); a quarter of the rows have their ports swapped (the server is the source), which flow tables
 without a responder column do. ``--format zeek`` writes a Zeek conn.log TSV with its headers (Zeek's column
 names; ``id.resp_p`` is then always the server); csv and parquet use ``src``/``sport``/``dst``/``dport``.
+
+Clients are spread over 10.0.0.0/8, nearly one per flow. ``--clients N`` draws them from N addresses instead,
+as at a site whose clients come back (``anyport learn`` groups flows by client).
 """
 
 from __future__ import annotations
@@ -29,11 +32,16 @@ ZEEK_HEADER = """#separator \\x09
 """
 
 
-def flows_sql(rows: int) -> str:
-    """A SELECT producing ``rows`` synthetic flows with client/server columns (no side swapped yet)."""
+def flows_sql(rows: int, clients: int = 0) -> str:
+    """A SELECT producing ``rows`` synthetic flows with client/server columns (no side swapped yet); ``clients``
+    distinct client addresses (0: nearly one per flow)."""
     common = ", ".join(str(p) for p in COMMON)
     # h(k): a 31-bit hash of the row number, different for each seed (a murmur-style finalizer, no state)
     h = "mix(i * 2654435761 + {b} * 1000003)"
+    client = "'10.' || (h4 % 256) || '.' || (h5 % 256) || '.' || (i % 250 + 1)"
+    if clients:
+        k = f"(h5 % {clients})"
+        client = f"'10.' || ({k} // 65536 % 256) || '.' || ({k} // 256 % 256) || '.' || ({k} % 256)"
     return f"""
     WITH base AS (
         SELECT i,
@@ -52,7 +60,7 @@ def flows_sql(rows: int) -> str:
     SELECT
         CAST(1764115200.0 + i * 0.000123 AS DOUBLE) AS ts,
         'C' || lpad(printf('%x', h5), 8, '0') || lpad(printf('%x', i), 8, '0') AS uid,
-        '10.' || (h4 % 256) || '.' || (h5 % 256) || '.' || (i % 250 + 1) AS client,
+        {client} AS client,
         client_port,
         '192.0.2.' || (h3 % 254 + 1) AS server,
         server_port,
@@ -68,13 +76,13 @@ MIX = """CREATE MACRO mix1(x) AS (xor(x % 4294967296, (x % 4294967296) >> 16) * 
 CREATE MACRO mix(x) AS xor(mix1(x), mix1(x) >> 16) % 2147483647"""
 
 
-def generate(out: Path, rows: int, fmt: str) -> float:
+def generate(out: Path, rows: int, fmt: str, clients: int = 0) -> float:
     import duckdb
 
     con = duckdb.connect()
     con.execute(MIX)
     con.execute("SET preserve_insertion_order = true")
-    base = flows_sql(rows)
+    base = flows_sql(rows, clients)
     if fmt == "zeek":
         select = f"""SELECT printf('%.6f', ts), uid, client, client_port, server, server_port, proto, packets, bytes
                      FROM ({base})"""
@@ -99,13 +107,13 @@ def generate(out: Path, rows: int, fmt: str) -> float:
     return time.perf_counter() - started
 
 
-def ensure(directory: Path, rows: int, fmt: str) -> Path:
-    """``directory/flows-ROWS.FMT``, generated first when it is not there yet."""
+def ensure(directory: Path, rows: int, fmt: str, clients: int = 0) -> Path:
+    """``directory/flows-ROWS.FMT`` (``flows-ROWS-cCLIENTS.FMT``), generated first when it is not there yet."""
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"flows-{rows}.{fmt}"
+    path = directory / (f"flows-{rows}-c{clients}.{fmt}" if clients else f"flows-{rows}.{fmt}")
     if not path.exists():
         print(f"generating {path} ...", flush=True)
-        generate(path, rows, fmt)
+        generate(path, rows, fmt, clients)
     return path
 
 
@@ -114,8 +122,9 @@ def main() -> None:
     parser.add_argument("output", type=Path)
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--format", choices=("parquet", "csv", "zeek"), default="parquet")
+    parser.add_argument("--clients", type=int, default=0, help="distinct client addresses (0: nearly one per flow)")
     args = parser.parse_args()
-    seconds = generate(args.output, args.rows, args.format)
+    seconds = generate(args.output, args.rows, args.format, args.clients)
     size = args.output.stat().st_size / 1e6
     print(f"{args.output}: {args.rows:,} flows as {args.format}, {size:,.1f} MB in {seconds:.1f} s")
 

@@ -25,8 +25,10 @@ if TYPE_CHECKING:
     from typing import Any
 
     from anyport.traffic.learn import _Inbound
-    from anyport.traffic.porttable import PortTable
+    from anyport.traffic.porttable import PortInfo, PortTable
 
+OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+DOTTED_QUAD = rf"{OCTET}\.{OCTET}\.{OCTET}\.{OCTET}"  # what inet_pton takes for IPv4: no leading zero, ASCII digits
 BATCH = 65536  # groups fetched at a time: a file of distinct clients has about as many groups as flows
 
 
@@ -94,32 +96,63 @@ def _learn_file(
     resp_side = f"({known} OR ({resp_p}) = service_port)"
     server = f"CASE WHEN {resp_side} THEN {address('dst')} ELSE {address('src')} END"
     client = f"CASE WHEN {resp_side} THEN {address('src')} ELSE {address('dst')} END"
+    # a dotted quad as learn._key's number: fewer bytes to group and no parsing in Python; other texts as written
+    octets = " + ".join(f"(CAST(split_part(client, '.', {n}) AS BIGINT) << {32 - 8 * n})" for n in (1, 2, 3, 4))
+    quad = f"regexp_full_match(client, '{DOTTED_QUAD}')"
     # flows that cannot be inbound need no addresses: grouping them without keeps the groups few
     unused = "service_port IS NULL" + ("" if inbound.result.local else f" OR NOT ({known})")
     unsure: list[str] = []
     nbytes = _volume(kind, roles, "bytes", kinds, out, unsure)
     first, last = _times(names, kinds, out, unsure)
     doubt = " OR ".join(unsure) or "false"
-    query = (
-        "SELECT service_proto, service_port, known, server, client, count(*), sum(b), count(b), "
-        "min(t0), max(t1), count(t0), count_if(doubt) FROM (SELECT "
-        f"CAST(service_proto AS VARCHAR) AS service_proto, service_port, {known} AS known, "
+    rows = (
+        f"SELECT CAST(service_proto AS VARCHAR) AS service_proto, service_port, {known} AS known, "
         f"CASE WHEN {unused} THEN '' ELSE {server} END AS server, "
         f"CASE WHEN {unused} THEN '' ELSE {client} END AS client, "
-        f"{nbytes} AS b, {first} AS t0, {last} AS t1, {doubt} AS doubt FROM ({plan.select})) GROUP BY ALL"
+        f"{nbytes} AS b, {first} AS t0, {last} AS t1, {doubt} AS doubt FROM ({plan.select})"
+    )
+    parameters: list[object] = []
+    if inbound.result.local:
+        # which servers are local is learn's own decision (ipaddress), made once per distinct server
+        found = _run(con, f"SELECT DISTINCT server FROM ({rows}) WHERE service_port IS NOT NULL", path)
+        parameters = [[str(server) for (server,) in found if inbound.inside(str(server))]]
+        taken = "list_contains($1, server)"
+    else:
+        taken = "known"
+    # Two groupings in one pass: by server (the flows, bytes and times of each service port) and, of the inbound
+    # flows only, by client. One grouping by both would make a group of nearly every flow: each client meets
+    # each server.
+    query = (
+        "SELECT GROUPING(server) AS by_client, service_proto, service_port, known, server, client_number, "
+        "client_text, count(*), sum(b), count(b), min(t0), max(t1), count(t0), count_if(doubt) FROM (SELECT *, "
+        f"CASE WHEN taken AND {quad} THEN {octets} END AS client_number, "
+        f"CASE WHEN taken AND NOT {quad} THEN client END AS client_text "
+        f"FROM (SELECT *, service_port IS NOT NULL AND {taken} AS taken FROM ({rows}))) "
+        "GROUP BY GROUPING SETS ((service_proto, service_port, known, server), "
+        "(service_proto, service_port, client_number, client_text))"
     )
     check_doubt = kind != "parquet"  # Parquet has no Python reader to defer to: there DuckDB's reading is the reading
 
     def count() -> int:
         written = 0
-        cursor = con.execute(query)
+        infos: dict[tuple[str, int], PortInfo] = {}  # a port's answer, looked up once however many groups it has
+        cursor = con.execute(query, parameters)
         while groups := cursor.fetchmany(BATCH):
-            for transport, port, is_known, srv, cli, flows, b, nb, t0, t1, timed, doubtful in groups:
-                if check_doubt and doubtful:
+            for by_client, transport, port, is_known, srv, number, text, flows, b, nb, t0, t1, timed, odd in groups:
+                if transport and port is not None:
+                    info = infos.get((transport, port))
+                    if info is None:
+                        info = infos[(transport, port)] = table.get(transport, port)
+                else:
+                    info = None
+                if by_client:
+                    if info is not None and (number is not None or text is not None):
+                        inbound.add_client(transport, port, info, text if number is None else number, flows)
+                    continue
+                if check_doubt and odd:
                     raise _Unsure(path)
-                info = table.get(transport, port) if transport and port is not None else None
                 entry = inbound.add(
-                    transport or "", port, info, srv, cli, bool(is_known), flows, int(b) if nb else None
+                    transport or "", port, info, srv, None, bool(is_known), flows, int(b) if nb else None
                 )
                 if entry is not None and timed:
                     entry.span.add_range(float(t0), float(t1), timed)
@@ -135,6 +168,18 @@ def _learn_file(
             raise
         raise DataError(f"reading {path} failed: {_first_line(exc)}") from None
     inbound.result.files.append(_file_stats(con, [path], kind, plan, source, written))
+
+
+def _run(con: Any, query: str, path: str) -> list[tuple[Any, ...]]:
+    from anyport.errors import DataError
+
+    try:
+        rows: list[tuple[Any, ...]] = con.execute(query).fetchall()
+    except Exception as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        raise DataError(f"reading {path} failed: {_first_line(exc)}") from None
+    return rows
 
 
 def _roles(kind: str, names: list[str], columns: Mapping[str, str] | None) -> dict[str, str]:

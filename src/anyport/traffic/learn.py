@@ -58,7 +58,8 @@ class _Seen:
     info: PortInfo
     flows: int = 0
     bytes: int | None = None
-    clients: dict[str, int] = field(default_factory=dict)  # address as written -> flows (parsed once, at the end)
+    # address as written (or already as its _key number) -> flows; parsed once, at the end
+    clients: dict[str | int, int] = field(default_factory=dict)
     servers: set[str] = field(default_factory=set)
     span: TimeSpan = field(default_factory=TimeSpan)
 
@@ -372,6 +373,7 @@ class _Inbound:
     def __init__(self, result: LearnResult) -> None:
         self.result = result
         self.seen: dict[tuple[str, int], _Seen] = {}
+        self.local: dict[str, bool] = {}  # server address as written -> inside the local networks
 
     def add(
         self,
@@ -379,36 +381,54 @@ class _Inbound:
         port: int | None,
         info: PortInfo | None,
         server: str,
-        client: str,
+        client: str | int | None,
         responder_known: bool,
         flows: int = 1,
         nbytes: int | None = None,
     ) -> _Seen | None:
-        """Count ``flows`` flows of ``transport`` whose service side is ``port`` (None: no port) at ``server``;
-        the entry they went to, or None when they are not inbound."""
+        """Count ``flows`` flows of ``transport`` whose service side is ``port`` (None: no port) at ``server``
+        from ``client`` (None: counted apart, with :meth:`add_client`); the entry they went to, or None when
+        they are not inbound."""
         result = self.result
         result.flows += flows
         if port is None or info is None:
             result.without_port += flows
             return None
         if result.local:
-            if not _inside(server, result.local):
+            if not self.inside(server):
                 result.not_inbound += flows
                 return None
         elif not responder_known:
             result.responder_unknown += flows
             return None
         result.inbound += flows
-        entry = self.seen.get((transport, port))
-        if entry is None:
-            entry = self.seen[(transport, port)] = _Seen(transport, port, info)
+        entry = self.entry(transport, port, info)
         entry.flows += flows
         if nbytes is not None:
             entry.bytes = (entry.bytes or 0) + nbytes
-        entry.clients[client] = entry.clients.get(client, 0) + flows
+        if client is not None:
+            entry.clients[client] = entry.clients.get(client, 0) + flows
         if server:
             entry.servers.add(server)
         return entry
+
+    def add_client(self, transport: str, port: int, info: PortInfo, client: str | int, flows: int) -> None:
+        """``flows`` inbound flows to ``port`` from ``client`` (their other counts come through :meth:`add`)."""
+        entry = self.entry(transport, port, info)
+        entry.clients[client] = entry.clients.get(client, 0) + flows
+
+    def entry(self, transport: str, port: int, info: PortInfo) -> _Seen:
+        entry = self.seen.get((transport, port))
+        if entry is None:
+            entry = self.seen[(transport, port)] = _Seen(transport, port, info)
+        return entry
+
+    def inside(self, server: str) -> bool:
+        """True when ``server`` (as written) is inside the local networks."""
+        inside = self.local.get(server)
+        if inside is None:
+            inside = self.local[server] = _inside(server, self.result.local)
+        return inside
 
     def propose(self, kb: KnowledgeBase) -> None:
         """Turn what was seen into the result's proposals and left-out ports, in a fixed order."""
@@ -479,7 +499,7 @@ def _propose(result: LearnResult, entry: _Seen, uses: _Uses) -> None:
     keys: set[int] = set()
     no_client = 0
     for client, flows in entry.clients.items():
-        key = _key(client)
+        key = client if isinstance(client, int) else _key(client)
         if key is None:
             no_client += flows
         else:
