@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from anyport.query.kb import KnowledgeBase
 from anyport.traffic.columnar_learn import learn_columnar
-from anyport.traffic.learn import LearnResult, _Inbound, learn_files
+from anyport.traffic.learn import Inbound, LearnResult, learn_files
 from anyport.traffic.porttable import PortTable
 from conftest import run_cli
 from test_traffic_engines import ZEEK_TSV
@@ -41,7 +41,7 @@ def direct(path: Path, table: PortTable, kb: KnowledgeBase, local: list[str] | N
     from anyport.rules.options import parse_networks
 
     result = LearnResult(parse_networks(local or [], "local network"), 1, False, False)
-    inbound = _Inbound(result)
+    inbound = Inbound(result)
     if not learn_columnar(inbound, [str(path)], table):
         return None
     inbound.propose(kb)

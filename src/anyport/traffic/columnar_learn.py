@@ -1,11 +1,11 @@
 """``anyport learn`` over big flow files and Parquet with DuckDB: one grouping query per file.
 
-DuckDB annotates the flows with the plan of ``anyport annotate`` and groups them by what the proposal tells
-apart: the service side's (transport, port), whether the record names the responder, the service side's address
-and the client's. Each group carries its flows, bytes and the earliest and latest moment of its flows;
-:class:`anyport.traffic.learn._Inbound` counts the groups as the Python engine counts single flows, so both
-engines propose the same rules (tests compare them). Flows that cannot be inbound (no port; with no local
-networks, a responder the record does not name) are grouped without their addresses.
+DuckDB annotates the flows with the plan of ``anyport annotate`` and groups them twice in one pass: by the
+service side's (transport, port), whether the record names the responder and the service side's address, each
+group with its flows, bytes and earliest and latest moment; and, of the inbound flows only, by (transport, port)
+and client. :class:`anyport.traffic.learn.Inbound` counts the groups as the Python engine counts single flows and
+decides what is inbound (with local networks, once per distinct server), so both engines propose the same rules
+(tests compare them). Flows that cannot be inbound are grouped without their addresses.
 
 Bytes and times are read as :mod:`anyport.traffic.columnar_summary` reads them; where an input holds values only
 the Python readers are sure to read right, :func:`learn_columnar` answers False and the caller runs the Python
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
     from typing import Any
 
-    from anyport.traffic.learn import _Inbound
+    from anyport.traffic.learn import Inbound
     from anyport.traffic.porttable import PortInfo, PortTable
 
 OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
@@ -33,7 +33,7 @@ BATCH = 65536  # groups fetched at a time: a file of distinct clients has about 
 
 
 def learn_columnar(
-    inbound: _Inbound,
+    inbound: Inbound,
     paths: Sequence[str],
     table: PortTable,
     columns: Mapping[str, str] | None = None,
@@ -66,7 +66,7 @@ def _learn_file(
     kind: str,
     columns: Mapping[str, str] | None,
     table: PortTable,
-    inbound: _Inbound,
+    inbound: Inbound,
     progress: Callable[[float], None] | None,
 ) -> None:
     from anyport.errors import DataError

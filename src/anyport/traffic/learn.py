@@ -19,6 +19,12 @@ otherwise aggregated to /24 (IPv4) and /64 (IPv6) networks; ``any_source`` drops
 
 :func:`learn_files` returns a :class:`LearnResult`; :func:`learn_rules` writes it for a firewall platform through
 the rules library (raw specs with ``SPEC@SOURCES``), so every platform anyport writes is available.
+
+Engines
+-------
+The Python engine counts one flow at a time; the DuckDB engine (:mod:`anyport.traffic.columnar_learn`, for
+Parquet and big CSV/Zeek TSV files) counts groups of alike flows. Both go through :class:`Inbound`, which
+decides what is inbound, so they propose the same rules.
 """
 
 from __future__ import annotations
@@ -367,7 +373,7 @@ def learn_files(
         base.close()
 
 
-class _Inbound:
+class Inbound:
     """The inbound flows by (transport, service port), counted from single flows or from groups of alike flows."""
 
     def __init__(self, result: LearnResult) -> None:
@@ -460,13 +466,13 @@ def _learn(
             assert progress is not None
             progress(value, 100.0, "percent")
 
-        inbound = _Inbound(result)
+        inbound = Inbound(result)
         if learn_columnar(inbound, paths, table, columns, percent if progress is not None else None):
             inbound.propose(kb)
             return result
         # an input only the Python engine reads exactly: start again
         result = LearnResult(result.local, result.min_flows, result.include_unknown, result.any_source)
-    inbound = _Inbound(result)
+    inbound = Inbound(result)
     stats = AnnotateStats()
     flows = _all_flows(paths, stats, columns)
     if progress is not None:
