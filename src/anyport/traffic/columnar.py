@@ -198,10 +198,12 @@ def source_sql(
     first = headers[0]
     if any(h.fields != first.fields or h.separator != first.separator for h in headers[1:]):
         raise DataError("these Zeek logs have different #fields; annotate them separately")
-    text = "*" in verbatim  # Zeek doubles as text: 0.447460 stays 0.447460
+    # '*': Zeek's numbers as text (all but ports): 0.447460 stays 0.447460, and a line whose byte count is not a
+    # number is kept as the Python reader keeps it, instead of being rejected
+    text = "*" in verbatim
 
     def zeek_type(name: str) -> str:
-        return "VARCHAR" if text and name in ("double", "interval") else ZEEK_TYPES.get(name, "VARCHAR")
+        return "VARCHAR" if text and name != "port" else ZEEK_TYPES.get(name, "VARCHAR")
 
     columns = ", ".join(
         f"{_literal(name)}: {_literal(zeek_type(kind_))}"
@@ -757,7 +759,7 @@ def _annotate_widened(
 
 
 def _verbatim(kind: str, names: Sequence[str], types: Sequence[str], columns: Mapping[str, str] | None) -> list[str]:
-    """The columns to read as text so that CSV output keeps them as written ('*': every Zeek double): DuckDB
+    """The columns to read as text so that CSV output keeps them as written ('*': Zeek's numbers but ports): DuckDB
     would rewrite 0.447460 as 0.44746, 007 as 7, True as true, a date in its own format.
 
     Port and protocol columns keep their types: the annotation reads them as numbers and names.
