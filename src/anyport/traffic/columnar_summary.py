@@ -154,8 +154,17 @@ def _count(column: str, kind: str, unsure: list[str]) -> str:
     if kind in FLOATS:
         return f"CASE WHEN isfinite({column}) AND {column} >= 0 THEN CAST(trunc({column}) AS HUGEINT) END"
     text = f"CAST({column} AS VARCHAR)"
-    unsure.append(f"({text} IS NOT NULL AND (NOT regexp_full_match({text}, {PRINTABLE}) OR length({text}) > 30))")
-    return f"CASE WHEN regexp_full_match({text}, ' *[0-9]+ *') THEN TRY_CAST(trim({text}) AS HUGEINT) END"
+    # plain digits, as nearly every value is, decided without a regular expression (CASE tries its branches in
+    # order, for each row)
+    plain = f"(CAST(TRY_CAST({text} AS UBIGINT) AS VARCHAR) = {text})"
+    unsure.append(
+        f"(CASE WHEN {text} IS NULL OR {plain} THEN false "
+        f"ELSE NOT regexp_full_match({text}, {PRINTABLE}) OR length({text}) > 30 END)"
+    )
+    return (
+        f"CASE WHEN {plain} THEN CAST({text} AS HUGEINT) "
+        f"WHEN regexp_full_match({text}, ' *[0-9]+ *') THEN TRY_CAST(trim({text}) AS HUGEINT) END"
+    )
 
 
 def _volume(
