@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 DOTTED_QUAD = rf"{OCTET}\.{OCTET}\.{OCTET}\.{OCTET}"  # what inet_pton takes for IPv4: no leading zero, ASCII digits
-BATCH = 65536  # groups fetched at a time: a file of distinct clients has about as many groups as flows
+BATCH = 4096  # rows fetched at a time (a row can hold a port's many clients)
 
 
 def learn_columnar(
@@ -119,17 +119,27 @@ def _learn_file(
         taken = "list_contains($1, server)"
     else:
         taken = "known"
-    # Two groupings in one pass: by server (the flows, bytes and times of each service port) and, of the inbound
-    # flows only, by client. One grouping by both would make a group of nearly every flow: each client meets
-    # each server.
-    query = (
-        "SELECT GROUPING(server) AS by_client, service_proto, service_port, known, server, client_number, "
-        "client_text, count(*), sum(b), count(b), min(t0), max(t1), count(t0), count_if(doubt) FROM (SELECT *, "
+    # Two groupings in one pass: the flows, bytes and times of each service port by server, and of its inbound
+    # flows, the clients. One grouping by both would make a group of nearly every flow: each client meets each
+    # server. The outer query then makes one row of each port's servers and one of its dotted-quad clients (as
+    # numbers): a row per (port, server) or (port, client) is many rows for Python to take one by one.
+    taken_rows = (
+        f"SELECT *, CASE WHEN taken THEN server ELSE '' END AS srv, "
         f"CASE WHEN taken AND {quad} THEN {octets} END AS client_number, "
         f"CASE WHEN taken AND NOT {quad} THEN client END AS client_text "
-        f"FROM (SELECT *, service_port IS NOT NULL AND {taken} AS taken FROM ({rows}))) "
-        "GROUP BY GROUPING SETS ((service_proto, service_port, known, server), "
-        "(service_proto, service_port, client_number, client_text))"
+        f"FROM (SELECT *, service_port IS NOT NULL AND {taken} AS taken FROM ({rows}))"
+    )
+    grouped = (
+        "SELECT GROUPING(srv) AS by_client, service_proto, service_port, taken, srv, client_number, client_text, "
+        "count(*) AS n, sum(b) AS sb, count(b) AS nb, min(t0) AS t0, max(t1) AS t1, count(t0) AS timed, "
+        f"count_if(doubt) AS odd FROM ({taken_rows}) GROUP BY GROUPING SETS "
+        "((service_proto, service_port, taken, srv), (service_proto, service_port, client_number, client_text))"
+    )
+    query = (
+        "SELECT by_client, service_proto, service_port, taken, client_text, sum(n), sum(sb), sum(nb), min(t0), "
+        "max(t1), sum(timed), sum(odd), list(srv) FILTER (WHERE by_client = 0 AND srv <> ''), "
+        f"list(client_number) FILTER (WHERE client_number IS NOT NULL) FROM ({grouped}) "
+        "GROUP BY by_client, service_proto, service_port, taken, client_text"
     )
     check_doubt = kind != "parquet"  # Parquet has no Python reader to defer to: there DuckDB's reading is the reading
 
@@ -138,7 +148,7 @@ def _learn_file(
         infos: dict[tuple[str, int], PortInfo] = {}  # a port's answer, looked up once however many groups it has
         cursor = con.execute(query, parameters)
         while groups := cursor.fetchmany(BATCH):
-            for by_client, transport, port, is_known, srv, number, text, flows, b, nb, t0, t1, timed, odd in groups:
+            for by_client, transport, port, taken_, text, flows, b, nb, t0, t1, timed, odd, servers, numbers in groups:
                 if transport and port is not None:
                     info = infos.get((transport, port))
                     if info is None:
@@ -146,16 +156,18 @@ def _learn_file(
                 else:
                     info = None
                 if by_client:
-                    if info is not None and (number is not None or text is not None):
-                        inbound.add_client(transport, port, info, text if number is None else number, flows)
+                    if info is not None and (text is not None or numbers):
+                        texts = {text: int(flows)} if text is not None else {}
+                        inbound.add_clients(transport, port, info, texts, numbers or ())
                     continue
                 if check_doubt and odd:
                     raise _Unsure(path)
-                entry = inbound.add(
-                    transport or "", port, info, srv, None, bool(is_known), flows, int(b) if nb else None
-                )
-                if entry is not None and timed:
-                    entry.span.add_range(float(t0), float(t1), timed)
+                flows = int(flows)
+                entry = inbound.add_group(transport or "", port, info, bool(taken_), flows, int(b) if nb else None)
+                if entry is not None:
+                    entry.servers.update(servers or ())  # an empty list comes as NULL
+                    if timed:
+                        entry.span.add_range(float(t0), float(t1), int(timed))
                 written += flows
         return written
 

@@ -64,8 +64,8 @@ class _Seen:
     info: PortInfo
     flows: int = 0
     bytes: int | None = None
-    # address as written (or already as its _key number) -> flows; parsed once, at the end
-    clients: dict[str | int, int] = field(default_factory=dict)
+    clients: dict[str, int] = field(default_factory=dict)  # address as written -> flows (parsed once, at the end)
+    numbers: set[int] = field(default_factory=set)  # clients already parsed (as _key numbers)
     servers: set[str] = field(default_factory=set)
     span: TimeSpan = field(default_factory=TimeSpan)
 
@@ -387,41 +387,57 @@ class Inbound:
         port: int | None,
         info: PortInfo | None,
         server: str,
-        client: str | int | None,
+        client: str | None,
         responder_known: bool,
         flows: int = 1,
         nbytes: int | None = None,
     ) -> _Seen | None:
         """Count ``flows`` flows of ``transport`` whose service side is ``port`` (None: no port) at ``server``
-        from ``client`` (None: counted apart, with :meth:`add_client`); the entry they went to, or None when
-        they are not inbound."""
+        from ``client`` (None: counted apart, with :meth:`add_clients`); the entry they went to, or None when
+        they are not inbound: to a server outside the local networks, or without local networks, to a
+        responder the record does not name."""
+        has_port = port is not None and info is not None
+        inbound = has_port and (self.inside(server) if self.result.local else responder_known)
+        entry = self.add_group(transport, port, info, inbound, flows, nbytes)
+        if entry is not None:
+            if client is not None:
+                entry.clients[client] = entry.clients.get(client, 0) + flows
+            if server:
+                entry.servers.add(server)
+        return entry
+
+    def add_group(
+        self, transport: str, port: int | None, info: PortInfo | None, inbound: bool, flows: int, nbytes: int | None
+    ) -> _Seen | None:
+        """Count ``flows`` flows already found inbound or not (as :meth:`add` decides); their entry if inbound.
+        Their servers and clients are the caller's to add."""
         result = self.result
         result.flows += flows
         if port is None or info is None:
             result.without_port += flows
             return None
-        if result.local:
-            if not self.inside(server):
+        if not inbound:
+            if result.local:
                 result.not_inbound += flows
-                return None
-        elif not responder_known:
-            result.responder_unknown += flows
+            else:
+                result.responder_unknown += flows
             return None
         result.inbound += flows
         entry = self.entry(transport, port, info)
         entry.flows += flows
         if nbytes is not None:
             entry.bytes = (entry.bytes or 0) + nbytes
-        if client is not None:
-            entry.clients[client] = entry.clients.get(client, 0) + flows
-        if server:
-            entry.servers.add(server)
         return entry
 
-    def add_client(self, transport: str, port: int, info: PortInfo, client: str | int, flows: int) -> None:
-        """``flows`` inbound flows to ``port`` from ``client`` (their other counts come through :meth:`add`)."""
+    def add_clients(
+        self, transport: str, port: int, info: PortInfo, texts: Mapping[str, int], numbers: Iterable[int] = ()
+    ) -> None:
+        """Inbound flows to ``port`` from clients as written (-> their flows) and clients already parsed (as
+        :func:`_key` numbers); the flows' other counts come through :meth:`add_group`."""
         entry = self.entry(transport, port, info)
-        entry.clients[client] = entry.clients.get(client, 0) + flows
+        for client, flows in texts.items():
+            entry.clients[client] = entry.clients.get(client, 0) + flows
+        entry.numbers.update(numbers)
 
     def entry(self, transport: str, port: int, info: PortInfo) -> _Seen:
         entry = self.seen.get((transport, port))
@@ -502,10 +518,10 @@ def _propose(result: LearnResult, entry: _Seen, uses: _Uses) -> None:
     if why_not and not result.include_unknown:
         result.left_out.append(_left_out(entry, spec, kind, f"{why_not} (--include-unknown proposes it)"))
         return
-    keys: set[int] = set()
+    keys = set(entry.numbers)
     no_client = 0
     for client, flows in entry.clients.items():
-        key = client if isinstance(client, int) else _key(client)
+        key = _key(client)
         if key is None:
             no_client += flows
         else:
