@@ -169,14 +169,18 @@ def test_iso_times_go_to_the_python_engine(table: PortTable, kb: KnowledgeBase, 
 
 
 def test_progress_over_several_files(generated: dict[str, Path], kb: KnowledgeBase) -> None:
-    calls: list[tuple[float, float | None, str]] = []
     paths = [str(generated["csv"]), str(generated["zeek"])]
-    result = learn_files(paths, kb=kb, engine="duckdb", progress=lambda *a: calls.append(a))
-    assert result.flows == 6000
-    assert [s.format for s in result.files] == ["csv (duckdb)", "zeek (duckdb)"]
-    assert calls[-1] == (100.0, 100.0, "percent")
-    assert [c[0] for c in calls] == sorted(c[0] for c in calls)
-    assert proposal(result) == proposal(learn_files(paths, kb=kb, engine="python"))
+    for local in ([], ["192.0.2.0/24"]):  # with local networks, two queries a file: each its part of the bar
+        calls: list[tuple[float, float | None, str]] = []
+        result = learn_files(
+            paths, kb=kb, engine="duckdb", local=local, progress=lambda *a, calls=calls: calls.append(a)
+        )
+        assert result.flows == 6000
+        assert [s.format for s in result.files] == ["csv (duckdb)", "zeek (duckdb)"]
+        assert calls[-1] == (100.0, 100.0, "percent")
+        assert [c[0] for c in calls] == sorted(c[0] for c in calls)
+        assert 50.0 in [c[0] for c in calls]  # the first file done
+        assert proposal(result) == proposal(learn_files(paths, kb=kb, engine="python", local=local))
 
 
 def test_cli_learns_from_parquet(generated: dict[str, Path], tmp_path: Path) -> None:

@@ -114,7 +114,8 @@ def _learn_file(
     parameters: list[object] = []
     if inbound.result.local:
         # which servers are local is learn's own decision (ipaddress), made once per distinct server
-        found = _run(con, f"SELECT DISTINCT server FROM ({rows}) WHERE service_port IS NOT NULL", path)
+        query = f"SELECT DISTINCT server FROM ({rows}) WHERE service_port IS NOT NULL"
+        found = watched(con, _part(progress, 0, 40), lambda: _run(con, query, path))
         parameters = [[str(server) for (server,) in found if inbound.inside(str(server))]]
         taken = "list_contains($1, server)"
     else:
@@ -125,9 +126,9 @@ def _learn_file(
     # numbers): a row per (port, server) or (port, client) is many rows for Python to take one by one.
     taken_rows = (
         f"SELECT *, CASE WHEN taken THEN server ELSE '' END AS srv, "
-        f"CASE WHEN taken AND {quad} THEN {octets} END AS client_number, "
-        f"CASE WHEN taken AND NOT {quad} THEN client END AS client_text "
-        f"FROM (SELECT *, service_port IS NOT NULL AND {taken} AS taken FROM ({rows}))"
+        f"CASE WHEN taken AND quad THEN {octets} END AS client_number, "
+        f"CASE WHEN taken AND NOT quad THEN client END AS client_text "
+        f"FROM (SELECT *, service_port IS NOT NULL AND {taken} AS taken, {quad} AS quad FROM ({rows}))"
     )
     grouped = (
         "SELECT GROUPING(srv) AS by_client, service_proto, service_port, taken, srv, client_number, client_text, "
@@ -172,7 +173,7 @@ def _learn_file(
         return written
 
     try:
-        written = watched(con, progress, count)
+        written = watched(con, _part(progress, 40 if inbound.result.local else 0, 100), count)
     except _Unsure:
         raise
     except Exception as exc:
@@ -180,6 +181,13 @@ def _learn_file(
             raise
         raise DataError(f"reading {path} failed: {_first_line(exc)}") from None
     inbound.result.files.append(_file_stats(con, [path], kind, plan, source, written))
+
+
+def _part(progress: Callable[[float], None] | None, low: float, high: float) -> Callable[[float], None] | None:
+    """``progress`` for one of a file's queries: its 0-100 % as ``low``-``high`` % of the file."""
+    if progress is None:
+        return None
+    return lambda value: progress(low + value * (high - low) / 100.0)
 
 
 def _run(con: Any, query: str, path: str) -> list[tuple[Any, ...]]:
