@@ -58,6 +58,17 @@ def _add_format(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(fmt=None)
 
 
+def _add_engine(parser: argparse.ArgumentParser, result: str) -> None:
+    """``--engine`` of a command whose DuckDB engine gives the same ``result`` as its Python engine."""
+    parser.add_argument(
+        "--engine",
+        choices=("auto", "python", "duckdb"),
+        default="auto",
+        help=f"auto (default): DuckDB for Parquet and big CSV/Zeek files (the same {result}, much sooner), Python "
+        "for the rest",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full command-line grammar (argparse is imported here: the plain lookup path does without it)."""
     import argparse
@@ -189,13 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("inputs", nargs="+", metavar="INPUT")
     p.add_argument("--columns", default="", metavar="MAP", help="column names of a CSV: dst_port=dport,proto=p")
     p.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report with charts to FILE")
-    p.add_argument(
-        "--engine",
-        choices=("auto", "python", "duckdb"),
-        default="auto",
-        help="auto (default): DuckDB for Parquet and big CSV/Zeek files (the same summary, much sooner), Python "
-        "for the rest",
-    )
+    _add_engine(p, "summary")
     _add_format(p)
 
     p = sub.add_parser("listening", help="this host's listening sockets, annotated, with their processes")
@@ -223,13 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--columns", default="", metavar="MAP", help="column names of a CSV: dst_port=dport,proto=p")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     p.add_argument("--json", action="store_true", help="print the proposal as JSON (with the rules of --target)")
-    p.add_argument(
-        "--engine",
-        choices=("auto", "python", "duckdb"),
-        default="auto",
-        help="auto (default): DuckDB for Parquet and big CSV/Zeek files (the same proposal, much sooner), Python "
-        "for the rest",
-    )
+    _add_engine(p, "proposal")
 
     p = sub.add_parser("serve", help="the web page and JSON API (binds to localhost unless told otherwise)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
