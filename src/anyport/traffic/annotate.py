@@ -324,13 +324,7 @@ def annotate_files(
     if chosen == "duckdb":
         from anyport.traffic.columnar import annotate_columnar
 
-        def percent(value: float) -> None:  # below 0: the engine cannot tell how far it is (a spinner)
-            assert progress is not None
-            progress(max(value, 0.0), 100.0 if value >= 0 else None, "percent")
-
-        stats = annotate_columnar(
-            paths, out_path, fmt, columns, kb, percent if progress is not None else None, input_format, ordered
-        )
+        stats = annotate_columnar(paths, out_path, fmt, columns, kb, as_percent(progress), input_format, ordered)
         stats.engine = "duckdb"
         return stats
     for path in paths:
@@ -374,6 +368,13 @@ def _reporting(flows: Iterator[Flow], stats: AnnotateStats, progress: Progress, 
         if not count & 0x3FFF:
             progress(float(sum(s.bytes_read for s in stats.files)), total, "bytes")
     progress(float(total or sum(s.bytes_read for s in stats.files)), total, "bytes")
+
+
+def as_percent(progress: Progress | None) -> Callable[[float], None] | None:
+    """``progress`` for an engine that tells a percentage (below 0: it cannot tell how far it is, a spinner)."""
+    if progress is None:
+        return None
+    return lambda value: progress(max(value, 0.0), 100.0 if value >= 0 else None, "percent")
 
 
 def _plain_size(paths: Sequence[str]) -> float | None:
@@ -526,11 +527,7 @@ def summary_files(
 
             require()
 
-            def percent(value: float) -> None:
-                assert progress is not None
-                progress(value, 100.0, "percent")
-
-            summary = summary_columnar(paths, table, base, columns, percent if progress is not None else None)
+            summary = summary_columnar(paths, table, base, columns, as_percent(progress))
             if summary is not None:
                 return summary
         stats = AnnotateStats()

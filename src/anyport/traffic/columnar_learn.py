@@ -14,10 +14,18 @@ engine instead.
 
 from __future__ import annotations
 
-from anyport.traffic.annotate import ADDED
-from anyport.traffic.columnar import _file_stats, _first_line, _port_exprs, _quote, connect, kind_of, prepare, watched
-from anyport.traffic.columnar_summary import _times, _Unsure, _volume
-from anyport.traffic.readers import CSV_COLUMNS, RESPONDER_COLUMNS, _locate
+from anyport.traffic.columnar import _file_stats, _port_exprs, _quote, prepare
+from anyport.traffic.columnar_summary import (
+    _roles,
+    _times,
+    _Unsure,
+    _volume,
+    each_file,
+    plan_column,
+    progress_part,
+    run_query,
+)
+from anyport.traffic.readers import RESPONDER_COLUMNS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -43,21 +51,11 @@ def learn_columnar(
     half-filled: start again with a new one) when an input needs the Python engine to be read exactly as it reads
     it. Each file's read statistics go to ``inbound.result.files``.
     """
-    con = connect(table)
-    try:
-        for number, path in enumerate(paths):
 
-            def scaled(value: float, number: int = number) -> None:
-                assert progress is not None
-                progress((number * 100.0 + value) / len(paths))
+    def work(con: Any, path: str, kind: str, part: Callable[[float], None] | None) -> None:
+        _learn_file(con, path, kind, columns, table, inbound, part)
 
-            try:
-                _learn_file(con, path, kind_of([path], None), columns, table, inbound, scaled if progress else None)
-            except _Unsure:
-                return False
-    finally:
-        con.close()
-    return True
+    return each_file(paths, table, progress, work)
 
 
 def _learn_file(
@@ -69,20 +67,15 @@ def _learn_file(
     inbound: Inbound,
     progress: Callable[[float], None] | None,
 ) -> None:
-    from anyport.errors import DataError
-
     source, names, types, _, plan = prepare(con, [path], kind, columns, text=True, all_text=True)
     kinds = dict(zip(names, types, strict=True))
 
-    def output(name: str) -> str:  # the input column's name in the plan's output
-        return "input_" + name if name in ADDED else name
-
     def out(name: str) -> str:
-        return _quote(output(name))
+        return _quote(plan_column(name))
 
     roles = _roles(kind, names, columns)
     resp_p = (
-        _port_exprs(output(roles["dst_port"]), kinds[roles["dst_port"]], guarded=True)[0]
+        _port_exprs(plan_column(roles["dst_port"]), kinds[roles["dst_port"]], guarded=True)[0]
         if "dst_port" in roles
         else "CAST(NULL AS INTEGER)"
     )
@@ -114,8 +107,10 @@ def _learn_file(
     parameters: list[object] = []
     if inbound.result.local:
         # which servers are local is learn's own decision (ipaddress), made once per distinct server
-        query = f"SELECT DISTINCT server FROM ({rows}) WHERE service_port IS NOT NULL"
-        found = watched(con, _part(progress, 0, 40), lambda: _run(con, query, path))
+        servers = f"SELECT DISTINCT server FROM ({rows}) WHERE service_port IS NOT NULL"
+        found = run_query(
+            con, progress_part(progress, 0, 40), lambda: con.execute(servers).fetchall(), f"reading {path} failed"
+        )
         parameters = [[str(server) for (server,) in found if inbound.inside(str(server))]]
         taken = "list_contains($1, server)"
     else:
@@ -172,39 +167,6 @@ def _learn_file(
                 written += flows
         return written
 
-    try:
-        written = watched(con, _part(progress, 40 if inbound.result.local else 0, 100), count)
-    except _Unsure:
-        raise
-    except Exception as exc:
-        if isinstance(exc, KeyboardInterrupt):
-            raise
-        raise DataError(f"reading {path} failed: {_first_line(exc)}") from None
+    part = progress_part(progress, 40 if inbound.result.local else 0, 100)
+    written = run_query(con, part, count, f"reading {path} failed")
     inbound.result.files.append(_file_stats(con, [path], kind, plan, source, written))
-
-
-def _part(progress: Callable[[float], None] | None, low: float, high: float) -> Callable[[float], None] | None:
-    """``progress`` for one of a file's queries: its 0-100 % as ``low``-``high`` % of the file."""
-    if progress is None:
-        return None
-    return lambda value: progress(low + value * (high - low) / 100.0)
-
-
-def _run(con: Any, query: str, path: str) -> list[tuple[Any, ...]]:
-    from anyport.errors import DataError
-
-    try:
-        rows: list[tuple[Any, ...]] = con.execute(query).fetchall()
-    except Exception as exc:
-        if isinstance(exc, KeyboardInterrupt):
-            raise
-        raise DataError(f"reading {path} failed: {_first_line(exc)}") from None
-    return rows
-
-
-def _roles(kind: str, names: list[str], columns: Mapping[str, str] | None) -> dict[str, str]:
-    """Role -> column name, as the Python readers find them (Zeek logs: by their own field names)."""
-    if kind == "zeek":
-        zeek = {"src": "id.orig_h", "dst": "id.resp_h", "dst_port": "id.resp_p"}
-        return {role: name for role, name in zeek.items() if name in names}
-    return {role: names[index] for role, index in _locate(names, columns or {}).items() if role in CSV_COLUMNS}

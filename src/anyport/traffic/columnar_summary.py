@@ -13,6 +13,8 @@ answer None, and the caller runs the Python engine instead: slower, never differ
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from anyport.traffic.activity import END_FIELDS, EPOCH_MAX, START_FIELDS
 from anyport.traffic.annotate import ADDED
 from anyport.traffic.columnar import (
@@ -27,6 +29,8 @@ from anyport.traffic.columnar import (
 )
 from anyport.traffic.readers import CSV_COLUMNS, _locate, _proto
 from anyport.traffic.tally import Catalog, Tally
+
+T = TypeVar("T")
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -58,21 +62,12 @@ def summary_columnar(
     """
     tally = Tally(Catalog(kb))
     files = []
-    con = connect(table)
-    try:
-        for number, path in enumerate(paths):
-            kind = kind_of([path], None)
 
-            def scaled(value: float, number: int = number) -> None:
-                assert progress is not None
-                progress((number * 100.0 + value) / len(paths))
+    def work(con: Any, path: str, kind: str, part: Callable[[float], None] | None) -> None:
+        files.append(_summarize_file(con, path, kind, columns, table, tally, part))
 
-            try:
-                files.append(_summarize_file(con, path, kind, columns, table, tally, scaled if progress else None))
-            except _Unsure:
-                return None
-    finally:
-        con.close()
+    if not each_file(paths, table, progress, work):
+        return None
     summary = tally.result()
     summary["files"] = [f.as_dict() for f in files]
     return summary
@@ -91,8 +86,8 @@ def _summarize_file(
     source, names, types, _, plan = prepare(con, [path], kind, columns, text=True, all_text=True)
     kinds = dict(zip(names, types, strict=True))
 
-    def out(name: str) -> str:  # the input column's name in the plan's output
-        return _quote("input_" + name if name in ADDED else name)
+    def out(name: str) -> str:
+        return _quote(plan_column(name))
 
     roles = _roles(kind, names, columns)
     proto = f"CAST({out(roles['proto'])} AS VARCHAR)" if "proto" in roles else "CAST(NULL AS VARCHAR)"
@@ -130,10 +125,59 @@ def _summarize_file(
     return _file_stats(con, [path], kind, plan, source, written)
 
 
+def each_file(
+    paths: Sequence[str],
+    table: PortTable,
+    progress: Callable[[float], None] | None,
+    work: Callable[[Any, str, str, Callable[[float], None] | None], None],
+) -> bool:
+    """``work(con, path, kind, progress)`` for each of ``paths`` on one connection, ``progress`` told the overall
+    percentage; False as soon as a file holds values only the Python engine reads exactly (:class:`_Unsure`)."""
+    con = connect(table)
+    try:
+        share = 100.0 / len(paths) if paths else 100.0
+        for number, path in enumerate(paths):
+            try:
+                work(con, path, kind_of([path], None), progress_part(progress, number * share, (number + 1) * share))
+            except _Unsure:
+                return False
+    finally:
+        con.close()
+    return True
+
+
+def progress_part(progress: Callable[[float], None] | None, low: float, high: float) -> Callable[[float], None] | None:
+    """``progress`` for one part of the work: the part's 0-100 % as ``low``-``high`` % of the whole."""
+    if progress is None:
+        return None
+    return lambda value: progress(low + value * (high - low) / 100.0)
+
+
+def run_query(con: Any, progress: Callable[[float], None] | None, call: Callable[[], T], failure: str) -> T:
+    """``call()``, which runs a query on ``con``, with ``progress`` told DuckDB's percentage (see
+    :func:`anyport.traffic.columnar.watched`); a DuckDB error becomes one line: ``failure``, then the error."""
+    from anyport.errors import DataError
+
+    try:
+        return watched(con, progress, call)
+    except _Unsure:
+        raise
+    except Exception as exc:
+        raise DataError(f"{failure}: {_first_line(exc)}") from None
+
+
+def plan_column(name: str) -> str:
+    """The name an input column has in the annotating plan's output (``input_service`` for ``service``...)."""
+    return "input_" + name if name in ADDED else name
+
+
+ZEEK_ROLES = {"proto": "proto", "service": "service", "src": "id.orig_h", "dst": "id.resp_h", "dst_port": "id.resp_p"}
+
+
 def _roles(kind: str, names: list[str], columns: Mapping[str, str] | None) -> dict[str, str]:
-    """Role -> column name, as the Python reader finds them (Zeek logs: by their own field names)."""
+    """Role -> column name, as the Python readers find them (Zeek logs: by their own field names)."""
     if kind == "zeek":
-        return {role: role for role in ("proto", "service") if role in names}
+        return {role: name for role, name in ZEEK_ROLES.items() if name in names}
     return {role: names[index] for role, index in _locate(names, columns or {}).items() if role in CSV_COLUMNS}
 
 
@@ -223,12 +267,7 @@ def _times(names: list[str], kinds: dict[str, str], out: Callable[[str], str], u
 
 def _fetch(con: Any, query: str, progress: Callable[[float], None] | None, path: str) -> list[tuple[Any, ...]]:
     """The rows of ``query``, with ``progress`` told DuckDB's percentage meanwhile."""
-    from anyport.errors import DataError
-
-    try:
-        rows: list[tuple[Any, ...]] = watched(con, progress, lambda: con.execute(query).fetchall())
-    except Exception as exc:
-        if isinstance(exc, KeyboardInterrupt):
-            raise
-        raise DataError(f"summarizing {path} failed: {_first_line(exc)}") from None
+    rows: list[tuple[Any, ...]] = run_query(
+        con, progress, lambda: con.execute(query).fetchall(), f"summarizing {path} failed"
+    )
     return rows

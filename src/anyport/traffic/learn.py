@@ -468,7 +468,7 @@ def _learn(
     engine: str,
     progress: Progress | None,
 ) -> LearnResult:
-    from anyport.traffic.annotate import AnnotateStats, _all_flows, _plain_size, _reporting, service_side
+    from anyport.traffic.annotate import AnnotateStats, _all_flows, _plain_size, _reporting, as_percent, service_side
     from anyport.traffic.porttable import load_or_build
 
     table = load_or_build(kb)
@@ -477,13 +477,8 @@ def _learn(
         from anyport.traffic.columnar_learn import learn_columnar
 
         require()
-
-        def percent(value: float) -> None:
-            assert progress is not None
-            progress(value, 100.0, "percent")
-
         inbound = Inbound(result)
-        if learn_columnar(inbound, paths, table, columns, percent if progress is not None else None):
+        if learn_columnar(inbound, paths, table, columns, as_percent(progress)):
             inbound.propose(kb)
             return result
         # an input only the Python engine reads exactly: start again
