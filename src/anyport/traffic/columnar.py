@@ -644,8 +644,6 @@ def annotate_columnar(
             except Exception as exc:
                 if tmp != target and os.path.exists(tmp):
                     os.unlink(tmp)
-                if isinstance(exc, KeyboardInterrupt):
-                    raise
                 raise DataError(f"annotating {', '.join(paths)} failed: {_first_line(exc)}") from None
             read = _file_stats(con, paths, kind, plan, source, count)
         if tmp != target:
@@ -746,8 +744,6 @@ def _annotate_widened(
     except parquetjoin.CannotJoin:
         return None
     except Exception as exc:
-        if isinstance(exc, KeyboardInterrupt):
-            raise
         raise DataError(f"annotating {path} failed: {_first_line(exc)}") from None
     finally:
         if os.path.exists(added):
